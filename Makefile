@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+# Entry point of the harness: see README.md. Everything is built below build/.
+
+H := harness
+
+.PHONY: run test shell prepare clean distclean help
+
+help:
+	@echo "make run     build, boot and run the demo"
+	@echo "make test    build, boot and run every test; last line: N passed, N failed"
+	@echo "make shell   boot to an interactive shell with the series' modules"
+	@echo "make clean   remove build/ except the unpacked base and ccache"
+
+## The demo (the main job).
+run:
+	@$(H)/prepare.sh test
+	@$(H)/boot.sh test run
+
+## Every test.
+test:
+	@$(H)/test.sh test
+
+shell:
+	@$(H)/prepare.sh test
+	@$(H)/boot.sh test shell
+
+prepare:
+	@$(H)/prepare.sh test
+
+clean:
+	rm -rf build/obj-* build/src build/stage build/initramfs-* build/layout-* build/*-test build/*-run build/src.ok

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# config.sh NAME: configure $BUILD/obj-NAME from configs/base.config plus
+# configs/NAME.config (allnoconfig, then the fragments), and check that every
+# option the fragments ask for is really set.
+. "$(dirname "$0")/lib.sh"
+
+name=${1:?usage: config.sh NAME}
+obj=$BUILD/obj-$name
+frags=("$TOP/configs/base.config" "$TOP/configs/$name.config")
+for f in "${frags[@]}"; do [ -r "$f" ] || die "no config fragment $f"; done
+
+mkdir -p "$obj"
+want=$obj/fragments.config
+cat "${frags[@]}" >"$want.new"
+if cmp -s "$want.new" "$want" && [ -f "$obj/.config" ]; then
+	rm "$want.new"
+else
+	say "configuring $name"
+	rm -f "$want"
+	kmake "$name" KCONFIG_ALLCONFIG="$want.new" allnoconfig >/dev/null ||
+		die "allnoconfig for $name failed"
+	mv "$want.new" "$want"
+fi
+
+# Every "CONFIG_X=v" and "# CONFIG_X is not set" asked for must hold.
+bad=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		grep -qxF "$line" "$obj/.config" || {
+			echo "error: config $name: $line was dropped (got: $(grep -E "^(# )?${line%%=*}[= ]" "$obj/.config" || echo unset))" >&2
+			bad=1
+		} ;;
+	"# CONFIG_"*" is not set")
+		sym=${line#\# }; sym=${sym%% *}
+		! grep -q "^$sym=" "$obj/.config" || { echo "error: config $name: $sym should be off" >&2; bad=1; } ;;
+	esac
+done <"$want"
+if [ $bad -ne 0 ]; then
+	rm -f "$want" # the next run must configure again
+	die "config $name is missing options it asks for (a dependency is off or the option does not exist)"
+fi

@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the test VM. The kernel command line picks the mode: rmm_mode=test
+# runs the userspace tests and writes their KTAP to the second serial port;
+# rmm_mode=run runs the demo; rmm_mode=shell gives an interactive shell.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+# ktap_case N NAME CMD...: run CMD as test case N, its output as a subtest.
+ktap_case() {
+	n=$1 name=$2
+	shift 2
+	echo "rust-mm: running $name" >/dev/console
+	timeout 600 "$@" >/tmp/out 2>&1
+	rc=$?
+	sed 's/^/    /' /tmp/out
+	if [ $rc -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name # exit status $rc"; fi
+}
+
+run_tests() {
+	set -- /tests/*
+	[ -e "$1" ] || set --
+	mods=$(ls /lib/modules/*.ko 2>/dev/null)
+	nmods=$(echo $mods | wc -w)
+	echo "KTAP version 1"
+	echo "1..$(($# + 2 * nmods))"
+	i=0
+	for m in $mods; do
+		i=$((i + 1))
+		ktap_case $i "insmod_$(basename $m .ko)" insmod $m
+	done
+	for t in "$@"; do
+		i=$((i + 1))
+		ktap_case $i "$(basename $t)" $t
+	done
+	for m in $mods; do
+		i=$((i + 1))
+		ktap_case $i "rmmod_$(basename $m .ko)" rmmod $(basename $m .ko)
+	done
+}
+
+case "$rmm_mode" in
+test)
+	run_tests >/dev/ttyS1 2>&1
+	;;
+run)
+	for m in /lib/modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
+	/bin/demo
+	echo "rust-mm: demo exited with status $?"
+	;;
+*)
+	for m in /lib/modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
+	echo "rust-mm: modules loaded: $(ls /lib/modules 2>/dev/null)"
+	echo "rust-mm: exit the shell to power off"
+	setsid cttyhack sh
+	;;
+esac
+echo "rust-mm: init done, powering off"
+reboot -f

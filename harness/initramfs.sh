@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# initramfs.sh NAME: the initramfs for config NAME: busybox, harness/init.sh,
+# the config's modules, the userspace tests and the demo, linked statically.
+. "$(dirname "$0")/lib.sh"
+
+name=${1:?usage: initramfs.sh NAME}
+obj=$BUILD/obj-$name
+root=$BUILD/initramfs-$name
+out=$BUILD/initramfs-$name.cpio
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,tests,lib/modules}
+cp /bin/busybox "$root/bin/busybox"
+cp "$TOP/harness/init.sh" "$root/init"
+chmod +x "$root/init"
+find "$obj" -name '*.ko' -exec cp {} "$root/lib/modules/" \;
+
+# Userspace programs are built from the prepared tree, against its uapi and
+# the kselftest harness.
+CFLAGS=(-static -O2 -Wall -Werror -I"$SRC/tools/testing/selftests" -I"$SRC/include/uapi" -I"$SRC/samples/rust")
+shopt -s nullglob
+for t in "$SRC"/tools/testing/selftests/rust_mm/*.c; do
+	gcc "${CFLAGS[@]}" -o "$root/tests/$(basename "$t" .c)" "$t" -lpthread ||
+		die "building $t failed"
+done
+for d in "$SRC"/samples/rust/*demo*.c; do
+	gcc "${CFLAGS[@]}" -o "$root/bin/demo" "$d" || die "building $d failed"
+done
+(cd "$root" && find . | cpio -o -H newc --quiet >"$out.tmp") && mv "$out.tmp" "$out"

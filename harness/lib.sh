@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings and helpers for the harness scripts. Sourced, never run.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything the harness generates lives below $BUILD (git ignores it).
+BUILD=${BUILD:-$TOP/build}
+BASE_TARBALL=${BASE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+SRC=$BUILD/src          # base + series, exactly
+STAGE=$BUILD/stage      # where the next $SRC is assembled
+PRISTINE=$BUILD/base    # the unpacked base, never modified
+TOOLS=$BUILD/tools
+
+BINDGEN_VERSION=0.72.1
+BINDGEN_ROOT=${BINDGEN_ROOT:-/opt/rust-mm/bindgen-$BINDGEN_VERSION}
+BINDGEN_BIN=$BINDGEN_ROOT/bin/bindgen
+
+# Debian's rustc-web toolchain, named explicitly so that rustup's toolchain
+# (first on PATH, without rust-src) is never picked up.
+KMAKE_VARS=(
+	ARCH=x86_64 LLVM=1
+	RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+	RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver
+	BINDGEN="$BINDGEN_BIN" RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
+)
+# ccache makes cold builds of a fresh clone fast when an earlier clone built
+# the same files; paths below $BUILD are hashed relative to it.
+if command -v ccache >/dev/null; then
+	KMAKE_VARS+=(CC="ccache clang")
+	export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+fi
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# kmake CONFIG_NAME ARGS...: make in the prepared tree, building into $BUILD/obj-CONFIG_NAME.
+kmake() {
+	local cfg=$1
+	shift
+	make -s -C "$SRC" O="$BUILD/obj-$cfg" "${KMAKE_VARS[@]}" -j"$(nproc)" "$@"
+}
+
+# Fail early, with the fix, when the disk cannot hold a build.
+need_disk() {
+	local need_gb=$1 dir=$2 avail
+	mkdir -p "$dir"
+	avail=$(df -Pk "$dir" | awk 'NR == 2 { print int($4 / 1048576) }')
+	[ "$avail" -ge "$need_gb" ] ||
+		die "only ${avail} GiB free under $dir, need ${need_gb} GiB: free some space or set BUILD=/a/larger/disk"
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# test.sh [NAME]: build config NAME (default: test), boot it, run every test,
+# report. The last line is always 'N passed, N failed'.
+. "$(dirname "$0")/lib.sh"
+
+name=${1:-test}
+step() { "$@" || { echo "error: step failed: ${*#"$TOP/"}" >&2; echo "0 passed, 1 failed"; exit 1; }; }
+start=$(date +%s)
+step "$TOP/harness/prepare.sh" "$name"
+step "$TOP/harness/boot.sh" "$name" test
+rc=0
+python3 "$TOP/harness/report.py" "$SRC" "$BUILD/$name-test" >"$BUILD/$name-test/report.txt" 2>&1 || rc=$?
+say "make test took $(($(date +%s) - start)) s"
+cat "$BUILD/$name-test/report.txt"
+exit $rc
