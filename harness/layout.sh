@@ -53,7 +53,7 @@ say "layout check: $summary"
 if [ -n "$bad" ]; then
 	for s in $bad; do
 		echo "error: struct $s: Rust's layout differs from C's:" >&2
-		grep -A3 "bindgen_test_layout_$s' panicked" "$out/run.log" | grep -E 'Offset|Size|Align|left|right' | head -n 6 >&2
+		grep -A3 "'bindgen_test_layout_$s' .*panicked" "$out/run.log" | grep -E 'Offset|Size|Align|left:|right:' >&2 || true
 	done
 	die "bindings disagree with C for: $(echo $bad) (is bindgen $BINDGEN_VERSION in use?); details: $out/run.log"
 fi
