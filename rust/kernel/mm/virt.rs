@@ -1,0 +1,1089 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Virtual memory areas.
+//!
+//! This module deals with the memory areas (`struct vm_area_struct`, "VMAs") of a userspace
+//! address space ([`MmWithUser`]). A VMA describes a contiguous range of userspace addresses and
+//! how userspace may access it. VMAs are only ever used by reference, and which reference type you
+//! have says which lock you hold, and therefore what you may do:
+//!
+//! - [`VmAreaRef`]: the mmap read lock, or the VMA's read lock, is held. From
+//!   [`MmapReadGuard::vma_lookup`], or by deref of a [`VmAreaReadGuard`].
+//! - [`VmAreaMixedMap`]: as [`VmAreaRef`], and `VM_MIXEDMAP` is set. From
+//!   [`VmAreaRef::as_mixedmap_vma`] or [`VmAreaNew::set_mixedmap`].
+//! - [`VmAreaMut`]: the mmap write lock is held. From [`MmapWriteGuard::vma_lookup`].
+//! - [`VmAreaNew`]: the mmap write lock is held and the VMA is not shared yet. Given to the
+//!   `mmap` file operation.
+//!
+//! The deref chains are `VmAreaNew -> VmAreaMut -> VmAreaRef` and `VmAreaMixedMap -> VmAreaRef`.
+//!
+//! Each reference borrows from the guard of its lock, so it cannot outlive the lock. None of
+//! these types is [`Sync`]: a VMA reference cannot be shared with another thread, which does not
+//! hold the lock. (A `&VmAreaRef` obtained from a `&VmAreaMut` must not be read on another thread
+//! while the write-lock holder changes the flags.)
+//!
+//! # Deliberate differences from the first draft of this API
+//!
+//! Each of these was found unsound in review:
+//!
+//! - There is no `set_flags(bits)` on an existing VMA. Any flag write on a VMA that is already
+//!   visible needs `vma_start_write`, and some combinations break core mm (`VM_PFNMAP` together
+//!   with `VM_MIXEDMAP`, `VM_HUGETLB` on a VMA that is not hugetlb, clearing `VM_MIXEDMAP` after
+//!   pages were inserted). Flags change only through the named setters of [`VmAreaNew`], before the
+//!   VMA is shared.
+//! - There is no `set_anonymous()`: setting `vm_ops` to null on a driver's VMA confuses core mm.
+//! - `vm_insert_page` under a read lock requires `VM_MIXEDMAP` ([`VmAreaMixedMap`]). Without it,
+//!   6.12's `vm_insert_page` sets the flag itself, which needs the mmap write lock: it does
+//!   `BUG_ON(mmap_read_trylock(mm))`, so under a read lock it crashes the kernel instead of
+//!   failing. With the write lock ([`VmAreaMut`]) it may set the flag.
+//! - [`VmAreaRef::zap_page_range_single`] checks its range and returns a [`Result`], because the C
+//!   function does not check anything.
+//!
+//! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
+//!
+//! [`MmapReadGuard::vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
+//! [`MmapWriteGuard::vma_lookup`]: crate::mm::MmapWriteGuard::vma_lookup
+//! [`VmAreaReadGuard`]: crate::mm::VmAreaReadGuard
+
+use crate::{
+    bindings,
+    error::{code::*, to_result, Result},
+    mm::MmWithUser,
+    page::{Page, PAGE_MASK},
+    types::Opaque,
+};
+use core::ops::Deref;
+
+/// The integer type used for VMA flags.
+#[doc(inline)]
+pub use bindings::vm_flags_t;
+
+/// A wrapper for the kernel's `struct vm_area_struct` with read access.
+///
+/// It represents an area of virtual memory. A `&VmAreaRef` can be used while a lock keeps the
+/// VMA from changing: the mmap read lock (see [`MmapReadGuard`]) or the VMA's own read lock (see
+/// [`VmAreaReadGuard`]). The methods here are usable whatever the VMA's flags are.
+///
+/// # Invariants
+///
+/// For as long as a `&VmAreaRef` exists, the VMA is valid and the current thread holds one of:
+/// the mmap read lock of its mm, the mmap write lock of its mm, or the VMA's read lock; or the VMA
+/// is being set up in `f_op->mmap` (see [`VmAreaNew`]). The `mm_users` count of its mm is
+/// non-zero.
+///
+/// # Examples
+///
+/// Find the bounds of the VMA at an address, with the per-VMA lock if possible and the mmap read
+/// lock otherwise.
+///
+/// ```
+/// use kernel::mm::{Mm, MmWithUser};
+/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::page::PAGE_SIZE;
+///
+/// fn bounds(mm: &MmWithUser, addr: usize) -> Option<(usize, usize)> {
+///     if let Some(vma) = mm.lock_vma_under_rcu(addr) {
+///         return Some((vma.start(), vma.end()));
+///     }
+///     let guard = mm.mmap_read_lock();
+///     guard.vma_lookup(addr).map(|vma| (vma.start(), vma.end()))
+/// }
+///
+/// # let addr = kernel::mm::kunit_test_mmap(
+/// #     4 * PAGE_SIZE,
+/// #     PROT_READ as usize,
+/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+/// # )?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// assert_eq!(bounds(&mm, addr + 3 * PAGE_SIZE), Some((addr, addr + 4 * PAGE_SIZE)));
+/// assert_eq!(bounds(&mm, 0), None);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// [`MmapReadGuard`]: crate::mm::MmapReadGuard
+/// [`VmAreaReadGuard`]: crate::mm::VmAreaReadGuard
+#[repr(transparent)]
+pub struct VmAreaRef {
+    vma: Opaque<bindings::vm_area_struct>,
+}
+
+// Methods you can call when holding the mmap read lock or the VMA read lock (or stronger). They
+// must be usable no matter what the VMA flags are.
+impl VmAreaRef {
+    /// Access a virtual memory area given a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// Callers must ensure that `vma` is valid for the duration of `'a`, and that for the duration
+    /// of `'a` the current thread holds the mmap read lock, the mmap write lock or the VMA read
+    /// lock of this VMA (or that the VMA is being set up in `f_op->mmap`), and that the `mm_users`
+    /// count of its mm is non-zero.
+    #[inline]
+    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
+        // The layouts are compatible due to `repr(transparent)`.
+        unsafe { &*vma.cast() }
+    }
+
+    /// Returns a raw pointer to this VMA.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut bindings::vm_area_struct {
+        self.vma.get()
+    }
+
+    /// Access the underlying `mm_struct`.
+    ///
+    /// Holding a lock on a VMA implies that its address space is alive, hence [`MmWithUser`].
+    ///
+    /// # Examples
+    ///
+    /// The VMA belongs to the mm it was looked up in, and a reference taken from it keeps the
+    /// address space alive after the lock is released.
+    ///
+    /// ```
+    /// use kernel::{
+    ///     mm::{Mm, MmWithUser},
+    ///     types::ARef,
+    /// };
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::mm::kunit_mm_users;
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let users = kunit_mm_users(&mm);
+    ///
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let same = vma.mm().as_raw() == mm.as_raw();
+    /// let taken: ARef<MmWithUser> = ARef::from(vma.mm());
+    /// drop(guard);
+    ///
+    /// assert!(same);
+    /// assert_eq!(kunit_mm_users(&taken), users + 1);
+    /// drop(taken);
+    /// assert_eq!(kunit_mm_users(&mm), users);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn mm(&self) -> &MmWithUser {
+        // SAFETY: By the type invariants, this `vm_area_struct` is valid and we hold a lock on
+        // it, so reading `vm_mm` (which never changes) is not a data race. The type invariants
+        // also guarantee that `mm_users` of that mm is non-zero for as long as `self` is
+        // borrowed, and the returned reference does not outlive `self`.
+        unsafe { MmWithUser::from_raw((*self.as_ptr()).vm_mm) }
+    }
+
+    /// Returns the flags associated with the virtual memory area.
+    ///
+    /// The possible flags are a combination of the constants in [`flags`].
+    ///
+    /// # Examples
+    ///
+    /// A read-only private mapping may be made writable later (`VM_MAYWRITE`), but is not
+    /// writable now.
+    ///
+    /// ```
+    /// use kernel::mm::{virt::flags, Mm};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let vm_flags = mm.mmap_read_lock().vma_lookup(addr).ok_or(ENOENT)?.flags();
+    ///
+    /// assert!(vm_flags & flags::READ != 0);
+    /// assert!(vm_flags & flags::MAYWRITE != 0);
+    /// assert_eq!(vm_flags & (flags::WRITE | flags::EXEC), 0);
+    /// assert_eq!(vm_flags & (flags::SHARED | flags::MIXEDMAP | flags::PFNMAP), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn flags(&self) -> vm_flags_t {
+        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
+        // read lock, so this access is not a data race: `vm_flags` is only written with the mmap
+        // write lock and the VMA write lock held, which exclude readers; or by the holder of
+        // `VmAreaMut`/`VmAreaNew`, which is the current thread, since these types are not `Sync`.
+        unsafe { (*self.as_ptr()).__bindgen_anon_2.vm_flags }
+    }
+
+    /// Returns the (inclusive) start address of the virtual memory area.
+    ///
+    /// # Examples
+    ///
+    /// See [`VmAreaRef::end`].
+    #[inline]
+    pub fn start(&self) -> usize {
+        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
+        // read lock, so this access is not a data race: `vm_start` only changes with the mmap
+        // write lock and the VMA write lock held.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_start }
+    }
+
+    /// Returns the (exclusive) end address of the virtual memory area.
+    ///
+    /// The VMA covers `start()..end()`: `end()` itself is the first address after the VMA.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::Mm;
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let (start, end) = (vma.start(), vma.end());
+    /// let at_last_byte = guard.vma_lookup(end - 1).map(|vma| vma.start());
+    /// let at_end = guard.vma_lookup(end).map(|vma| vma.start());
+    /// drop(guard);
+    ///
+    /// assert_eq!(start, addr);
+    /// assert_eq!(end - start, 4 * PAGE_SIZE);
+    /// assert_eq!(at_last_byte, Some(start));
+    /// // `end` is not part of this VMA: either nothing or another VMA is mapped there.
+    /// assert!(at_end.map_or(true, |other| other == end));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn end(&self) -> usize {
+        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
+        // read lock, so this access is not a data race: `vm_end` only changes with the mmap write
+        // lock and the VMA write lock held.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
+    }
+
+    /// Zap pages in the given page range.
+    ///
+    /// This clears the page table mappings for the range `address..address + size`, which must
+    /// be inside this VMA, so that the next access faults. Pages are freed once nothing else
+    /// references them. It is like `madvise(MADV_DONTNEED)` on the range, without removing the
+    /// VMA.
+    ///
+    /// Returns [`EINVAL`], without touching anything, if:
+    ///
+    /// - `address + size` overflows, or the range is not inside `start()..end()`,
+    /// - `address` or `size` is not a multiple of the page size,
+    /// - the VMA is a hugetlb VMA (`VM_HUGETLB`), whose ranges must be huge-page aligned.
+    ///
+    /// The C function `zap_page_range_single` checks none of this: a range outside the VMA walks
+    /// the page tables and mmu notifiers with a range the VMA does not cover, a range whose ends
+    /// are not page aligned makes the page-table walk miss its end (`addr != end`) and run past
+    /// the page table, and an unaligned range in a hugetlb VMA hits a `BUG_ON`.
+    ///
+    /// An empty range (`size == 0`) inside the VMA does nothing and succeeds.
+    ///
+    /// # Examples
+    ///
+    /// After the zap, the anonymous VMA refaults to the zero page.
+    ///
+    /// ```
+    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let target = addr + PAGE_SIZE;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// // SAFETY: The page was just allocated, nothing else can access it.
+    /// unsafe { page.write_raw(b"zap!".as_ptr(), 0, 4)? };
+    /// mm.mmap_write_lock().vma_lookup(target).ok_or(ENOENT)?.vm_insert_page(target, &page)?;
+    ///
+    /// let mut buf = [0u8; 4];
+    /// UserSlice::new(target, 4).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, b"zap!");
+    ///
+    /// {
+    ///     let guard = mm.mmap_read_lock();
+    ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
+    ///     vma.zap_page_range_single(target, PAGE_SIZE)?;
+    /// }
+    ///
+    /// UserSlice::new(target, 4).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, &[0u8; 4]);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// Ranges that leave the VMA or overflow are refused, and the page stays mapped.
+    ///
+    /// ```
+    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::{PAGE_MASK, PAGE_SIZE};
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// // SAFETY: The page was just allocated, nothing else can access it.
+    /// unsafe { page.write_raw(b"kept".as_ptr(), 0, 4)? };
+    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &page)?;
+    ///
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let results = [
+    ///     // Starts before the VMA.
+    ///     vma.zap_page_range_single(addr - PAGE_SIZE, 2 * PAGE_SIZE),
+    ///     // Ends after the VMA.
+    ///     vma.zap_page_range_single(addr, 5 * PAGE_SIZE),
+    ///     // `address + size` overflows.
+    ///     vma.zap_page_range_single(addr, usize::MAX & PAGE_MASK),
+    /// ];
+    /// drop(guard);
+    ///
+    /// for result in results {
+    ///     assert_eq!(result, Err(EINVAL));
+    /// }
+    /// let mut buf = [0u8; 4];
+    /// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, b"kept");
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// Unaligned ranges are refused too; an empty range is a no-op.
+    ///
+    /// ```
+    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// // SAFETY: The page was just allocated, nothing else can access it.
+    /// unsafe { page.write_raw(b"kept".as_ptr(), 0, 4)? };
+    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &page)?;
+    ///
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let unaligned_start = vma.zap_page_range_single(addr + 1, PAGE_SIZE);
+    /// let unaligned_size = vma.zap_page_range_single(addr, 1);
+    /// let empty = vma.zap_page_range_single(addr, 0);
+    /// drop(guard);
+    ///
+    /// assert_eq!(unaligned_start, Err(EINVAL));
+    /// assert_eq!(unaligned_size, Err(EINVAL));
+    /// assert_eq!(empty, Ok(()));
+    /// let mut buf = [0u8; 4];
+    /// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, b"kept");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn zap_page_range_single(&self, address: usize, size: usize) -> Result {
+        let end = address.checked_add(size).ok_or(EINVAL)?;
+        if address < self.start() || self.end() < end {
+            return Err(EINVAL);
+        }
+        if (address | size) & !PAGE_MASK != 0 {
+            return Err(EINVAL);
+        }
+        if self.flags() & flags::HUGETLB != 0 {
+            return Err(EINVAL);
+        }
+        if size == 0 {
+            return Ok(());
+        }
+
+        // SAFETY: By the type invariants, the caller holds the mmap read lock or the VMA read
+        // lock (or stronger), which is what `zap_page_range_single` needs; it has no requirements
+        // on the VMA flags. The range was checked above to be non-empty, page aligned and inside
+        // the VMA, and the VMA is not a hugetlb VMA. A null `details` zaps every kind of page.
+        unsafe {
+            bindings::zap_page_range_single(self.as_ptr(), address, size, core::ptr::null_mut())
+        };
+        Ok(())
+    }
+
+    /// If the [`VM_MIXEDMAP`] flag is set, returns a [`VmAreaMixedMap`] to this VMA, otherwise
+    /// returns [`None`].
+    ///
+    /// # Examples
+    ///
+    /// An anonymous VMA does not have `VM_MIXEDMAP`, until a page is inserted into it under the
+    /// mmap write lock.
+    ///
+    /// ```
+    /// use kernel::{mm::Mm, page::Page};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    ///
+    /// let before = mm
+    ///     .mmap_read_lock()
+    ///     .vma_lookup(addr)
+    ///     .ok_or(ENOENT)?
+    ///     .as_mixedmap_vma()
+    ///     .is_some();
+    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &page)?;
+    /// let after = mm
+    ///     .mmap_read_lock()
+    ///     .vma_lookup(addr)
+    ///     .ok_or(ENOENT)?
+    ///     .as_mixedmap_vma()
+    ///     .is_some();
+    ///
+    /// assert!(!before);
+    /// assert!(after);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// [`VM_MIXEDMAP`]: flags::MIXEDMAP
+    #[inline]
+    pub fn as_mixedmap_vma(&self) -> Option<&VmAreaMixedMap> {
+        if self.flags() & flags::MIXEDMAP != 0 {
+            // INVARIANT: `VM_MIXEDMAP` is set and stays set, as explained below.
+            // SAFETY: We just checked that `VM_MIXEDMAP` is set. It cannot be cleared while the
+            // returned reference exists: clearing it needs the mmap write lock and the VMA write
+            // lock, which exclude the read lock that `self` implies, and the holder of the write
+            // lock (`VmAreaMut`, `VmAreaNew`) is the current thread, for which this API offers no
+            // way to clear it. All other requirements follow from the invariants of `VmAreaRef`.
+            Some(unsafe { VmAreaMixedMap::from_raw(self.as_ptr()) })
+        } else {
+            None
+        }
+    }
+}
+
+/// A wrapper for the kernel's `struct vm_area_struct` with read access and [`VM_MIXEDMAP`] set.
+///
+/// It represents an area of virtual memory. Because `VM_MIXEDMAP` is already set,
+/// [`vm_insert_page`](VmAreaMixedMap::vm_insert_page) does not need to modify the flags, so it can
+/// be called with only a read lock.
+///
+/// # Invariants
+///
+/// The invariants of [`VmAreaRef`] hold, and the `VM_MIXEDMAP` flag is set for as long as a
+/// `&VmAreaMixedMap` exists.
+///
+/// # Examples
+///
+/// Once `VM_MIXEDMAP` is set, more pages can be inserted under the mmap read lock.
+///
+/// ```
+/// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
+/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::page::PAGE_SIZE;
+///
+/// # let addr = kernel::mm::kunit_test_mmap(
+/// #     4 * PAGE_SIZE,
+/// #     PROT_READ as usize,
+/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+/// # )?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// let first = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+/// let last = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+/// // SAFETY: The page was just allocated, nothing else can access it.
+/// unsafe { last.write_raw(b"last".as_ptr(), 0, 4)? };
+///
+/// // Sets `VM_MIXEDMAP`.
+/// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &first)?;
+///
+/// let target = addr + 3 * PAGE_SIZE;
+/// {
+///     let guard = mm.mmap_read_lock();
+///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
+///     vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(target, &last)?;
+/// }
+///
+/// let mut buf = [0u8; 4];
+/// UserSlice::new(target, 4).reader().read_slice(&mut buf)?;
+/// assert_eq!(&buf, b"last");
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// [`VM_MIXEDMAP`]: flags::MIXEDMAP
+#[repr(transparent)]
+pub struct VmAreaMixedMap {
+    vma: VmAreaRef,
+}
+
+// Make all `VmAreaRef` methods available on `VmAreaMixedMap`.
+impl Deref for VmAreaMixedMap {
+    type Target = VmAreaRef;
+
+    #[inline]
+    fn deref(&self) -> &VmAreaRef {
+        &self.vma
+    }
+}
+
+impl VmAreaMixedMap {
+    /// Access a virtual memory area given a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// Callers must satisfy the requirements of [`VmAreaRef::from_raw`], and ensure that
+    /// `VM_MIXEDMAP` is set for the duration of `'a`.
+    #[inline]
+    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
+        // The layouts are compatible due to `repr(transparent)`.
+        unsafe { &*vma.cast() }
+    }
+
+    /// Maps a single page at the given address within the virtual memory area.
+    ///
+    /// The page stays owned by the caller: the mapping takes its own reference to it. Fails with
+    /// [`EFAULT`] if `address` is not inside the VMA, and with [`EBUSY`] if something is already
+    /// mapped there.
+    ///
+    /// # Examples
+    ///
+    /// The per-VMA read lock is enough; the page can be dropped once it is mapped.
+    ///
+    /// ```
+    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let first = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// // Sets `VM_MIXEDMAP`.
+    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &first)?;
+    ///
+    /// let target = addr + 2 * PAGE_SIZE;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// // SAFETY: The page was just allocated, nothing else can access it.
+    /// unsafe { page.write_raw(b"vma lock".as_ptr(), 0, 8)? };
+    ///
+    /// if let Some(vma) = mm.lock_vma_under_rcu(target) {
+    ///     vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(target, &page)?;
+    /// } else {
+    ///     assert!(!cfg!(CONFIG_PER_VMA_LOCK));
+    ///     let guard = mm.mmap_read_lock();
+    ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
+    ///     vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(target, &page)?;
+    /// }
+    /// drop(page);
+    ///
+    /// let mut buf = [0u8; 8];
+    /// UserSlice::new(target, 8).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, b"vma lock");
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn vm_insert_page(&self, address: usize, page: &Page) -> Result {
+        // SAFETY: By the type invariants, the caller holds at least a read lock on this VMA, and
+        // `VM_MIXEDMAP` is set, so `vm_insert_page` does not write `vm_flags` and does not reach
+        // its `BUG_ON(mmap_read_trylock(mm))`; inserting a page into a PTE under a read lock is
+        // what the fault path does too. `page` is a valid page for the duration of the call, and
+        // `vm_insert_page` takes its own reference if it maps it. Any value is okay for
+        // `address`: the C function checks it against the VMA.
+        to_result(unsafe { bindings::vm_insert_page(self.as_ptr(), address, page.as_ptr()) })
+    }
+}
+
+/// A wrapper for the kernel's `struct vm_area_struct` with the mmap write lock held.
+///
+/// It represents an area of virtual memory. With the write lock, [`vm_insert_page`] may set
+/// `VM_MIXEDMAP` itself, so it works on any VMA that is not `VM_PFNMAP`.
+///
+/// This type is not [`Sync`] (a VMA reference must stay on the thread that holds the lock), and
+/// an [`MmapWriteGuard`] hands out one `&VmAreaMut` at a time.
+///
+/// # Invariants
+///
+/// For as long as a `&VmAreaMut` exists, the VMA is valid, the current thread holds the mmap
+/// write lock of its mm, and the `mm_users` count of its mm is non-zero. (This implies the
+/// invariants of [`VmAreaRef`].)
+///
+/// # Examples
+///
+/// The C function checks the address against the VMA, and refuses to replace a mapped page.
+///
+/// ```
+/// use kernel::{mm::Mm, page::Page};
+/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::page::PAGE_SIZE;
+///
+/// # let addr = kernel::mm::kunit_test_mmap(
+/// #     4 * PAGE_SIZE,
+/// #     PROT_READ as usize,
+/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+/// # )?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+///
+/// let mut guard = mm.mmap_write_lock();
+/// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+/// let past_end = vma.vm_insert_page(vma.end(), &page);
+/// let before_start = vma.vm_insert_page(vma.start() - PAGE_SIZE, &page);
+/// let first = vma.vm_insert_page(addr, &page);
+/// let again = vma.vm_insert_page(addr, &page);
+/// drop(guard);
+///
+/// assert_eq!(past_end, Err(EFAULT));
+/// assert_eq!(before_start, Err(EFAULT));
+/// assert_eq!(first, Ok(()));
+/// assert_eq!(again, Err(EBUSY));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// [`vm_insert_page`]: VmAreaMut::vm_insert_page
+/// [`MmapWriteGuard`]: crate::mm::MmapWriteGuard
+#[repr(transparent)]
+pub struct VmAreaMut {
+    vma: VmAreaRef,
+}
+
+// Make all `VmAreaRef` methods available on `VmAreaMut`.
+impl Deref for VmAreaMut {
+    type Target = VmAreaRef;
+
+    #[inline]
+    fn deref(&self) -> &VmAreaRef {
+        &self.vma
+    }
+}
+
+impl VmAreaMut {
+    /// Access a virtual memory area given a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// Callers must ensure that `vma` is valid for the duration of `'a`, that the current thread
+    /// holds the mmap write lock of its mm for the duration of `'a`, and that the `mm_users` count
+    /// of its mm is non-zero.
+    #[inline]
+    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
+        // The layouts are compatible due to `repr(transparent)`.
+        unsafe { &*vma.cast() }
+    }
+
+    /// Maps a single page at the given address within the virtual memory area.
+    ///
+    /// If `VM_MIXEDMAP` is not set yet, this sets it. The page stays owned by the caller: the
+    /// mapping takes its own reference to it. Fails with [`EFAULT`] if `address` is not inside
+    /// the VMA, with [`EBUSY`] if something is already mapped there, and with [`EINVAL`] if the
+    /// VMA is a `VM_PFNMAP` VMA (which has no `struct page`s; the C function would `BUG_ON`).
+    ///
+    /// # Examples
+    ///
+    /// The mapping keeps the page alive after the caller drops it.
+    ///
+    /// ```
+    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let target = addr + 3 * PAGE_SIZE;
+    /// {
+    ///     let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    ///     // SAFETY: The page was just allocated, nothing else can access it.
+    ///     unsafe { page.write_raw(b"owned".as_ptr(), 0, 5)? };
+    ///     let mut guard = mm.mmap_write_lock();
+    ///     guard.vma_lookup(target).ok_or(ENOENT)?.vm_insert_page(target, &page)?;
+    /// }
+    ///
+    /// let mut buf = [0u8; 5];
+    /// UserSlice::new(target, 5).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, b"owned");
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn vm_insert_page(&self, address: usize, page: &Page) -> Result {
+        if self.flags() & flags::PFNMAP != 0 {
+            return Err(EINVAL);
+        }
+
+        // SAFETY: By the type invariants, the current thread holds the mmap write lock, so
+        // `vm_insert_page` may set `VM_MIXEDMAP` (`vm_flags_set` takes the VMA write lock, and
+        // asserts the mmap write lock), and its `BUG_ON(mmap_read_trylock(mm))` cannot fire.
+        // `VM_PFNMAP` is not set (checked above, and it cannot change since we hold the write
+        // lock), so its `BUG_ON(vma->vm_flags & VM_PFNMAP)` cannot fire either. `page` is a valid
+        // page for the duration of the call, and `vm_insert_page` takes its own reference if it
+        // maps it. Any value is okay for `address`: the C function checks it against the VMA.
+        to_result(unsafe { bindings::vm_insert_page(self.as_ptr(), address, page.as_ptr()) })
+    }
+}
+
+/// A VMA that is being set up by the `mmap` file operation.
+///
+/// In `f_op->mmap`, the VMA is not yet in the address space's VMA tree, so nothing else can
+/// access it, and the mmap write lock is held. Its flags can be changed freely, through the named
+/// setters below; there is deliberately no way to set arbitrary flags.
+///
+/// This type is not [`Sync`].
+///
+/// # Invariants
+///
+/// For as long as a `&VmAreaNew` exists, the VMA is valid and is being set up by `f_op->mmap` on
+/// the current thread: the current thread holds the mmap write lock of its mm, the VMA is not
+/// yet reachable from the mm, `VM_PFNMAP` is not set, and the `mm_users` count of its mm is
+/// non-zero. (This implies the invariants of [`VmAreaMut`].)
+///
+/// # Examples
+///
+/// The `mmap` callback of a driver that maps pages it inserts itself, read-only for userspace.
+/// (A KUnit test cannot run an `mmap` file operation, so this example is only compiled.)
+///
+/// ```
+/// use kernel::{mm::virt::VmAreaNew, page::Page};
+///
+/// fn mmap(vma: &VmAreaNew, first_page: &Page) -> Result {
+///     // Userspace may never make this mapping writable with `mprotect`.
+///     vma.try_clear_maywrite()?;
+///     vma.set_dontcopy();
+///     vma.set_dontexpand();
+///     vma.set_dontdump();
+///     // From now on, pages can be inserted under a read lock, too.
+///     let vma = vma.set_mixedmap();
+///     vma.vm_insert_page(vma.start(), first_page)
+/// }
+/// ```
+#[repr(transparent)]
+pub struct VmAreaNew {
+    vma: VmAreaMut,
+}
+
+// Make all `VmAreaMut` methods available on `VmAreaNew`.
+impl Deref for VmAreaNew {
+    type Target = VmAreaMut;
+
+    #[inline]
+    fn deref(&self) -> &VmAreaMut {
+        &self.vma
+    }
+}
+
+impl VmAreaNew {
+    /// Access a virtual memory area given a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// Callers must ensure that `vma` is the VMA passed to an `f_op->mmap` callback that is
+    /// running on the current thread, for the duration of `'a` (which must not extend beyond that
+    /// callback), and that `VM_PFNMAP` is not set. The core mm calls `f_op->mmap` with the mmap
+    /// write lock held, before the VMA is inserted into the mm, on behalf of a task whose mm has
+    /// non-zero `mm_users`; it never passes a VMA with `VM_PFNMAP` set.
+    #[inline]
+    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
+        // The layouts are compatible due to `repr(transparent)`.
+        unsafe { &*vma.cast() }
+    }
+
+    /// Internal method for updating the VMA flags.
+    ///
+    /// # Safety
+    ///
+    /// This must not be used to set the flags to an invalid value.
+    #[inline]
+    unsafe fn update_flags(&self, set: vm_flags_t, unset: vm_flags_t) {
+        let mut vm_flags = self.flags();
+        vm_flags |= set;
+        vm_flags &= !unset;
+
+        // SAFETY: This is what `vm_flags_init` does, which C code uses for a VMA that is not in
+        // the VMA tree: by the type invariants, the VMA is still being set up by `f_op->mmap` on
+        // the current thread and cannot be reached by anyone else, so no VMA lock is needed and
+        // this is not a data race (`VmAreaNew` is not `Sync`, so it cannot be used in parallel).
+        // The caller promises that this does not set the flags to an invalid value.
+        unsafe { (*self.as_ptr()).__bindgen_anon_2.__vm_flags = vm_flags };
+    }
+
+    /// Sets the `VM_MIXEDMAP` flag on this VMA.
+    ///
+    /// This enables the VMA to contain both `struct page` and pure PFN pages. Returns a reference
+    /// that can be used to call `vm_insert_page` on the VMA, also later under a read lock.
+    #[inline]
+    pub fn set_mixedmap(&self) -> &VmAreaMixedMap {
+        // SAFETY: `VM_PFNMAP` is not set by the type invariants, and this API offers no way to
+        // set it, so setting `VM_MIXEDMAP` cannot create the invalid `VM_PFNMAP | VM_MIXEDMAP`.
+        unsafe { self.update_flags(flags::MIXEDMAP, 0) };
+
+        // INVARIANT: `VM_MIXEDMAP` is now set, and stays set as explained below.
+        // SAFETY: We just set `VM_MIXEDMAP` on the VMA, and nothing clears it: no other thread
+        // can reach the VMA yet, and this API offers no way to clear it. The other requirements
+        // follow from the type invariants.
+        unsafe { VmAreaMixedMap::from_raw(self.as_ptr()) }
+    }
+
+    /// Sets the `VM_IO` flag on this VMA.
+    ///
+    /// This is used for memory mapped IO and similar. The flag tells other parts of the kernel to
+    /// avoid looking at the pages. For memory mapped IO this is useful as accesses to the pages
+    /// could have side effects.
+    #[inline]
+    pub fn set_io(&self) {
+        // SAFETY: Setting the `VM_IO` flag is always okay.
+        unsafe { self.update_flags(flags::IO, 0) };
+    }
+
+    /// Sets the `VM_DONTEXPAND` flag on this VMA.
+    ///
+    /// This prevents the VMA from being expanded with `mremap()`.
+    #[inline]
+    pub fn set_dontexpand(&self) {
+        // SAFETY: Setting the `VM_DONTEXPAND` flag is always okay.
+        unsafe { self.update_flags(flags::DONTEXPAND, 0) };
+    }
+
+    /// Sets the `VM_DONTCOPY` flag on this VMA.
+    ///
+    /// This prevents the VMA from being copied on fork. This option is only permanent if `VM_IO`
+    /// is set.
+    #[inline]
+    pub fn set_dontcopy(&self) {
+        // SAFETY: Setting the `VM_DONTCOPY` flag is always okay.
+        unsafe { self.update_flags(flags::DONTCOPY, 0) };
+    }
+
+    /// Sets the `VM_DONTDUMP` flag on this VMA.
+    ///
+    /// This prevents the VMA from being included in core dumps. This option is only permanent if
+    /// `VM_IO` is set.
+    #[inline]
+    pub fn set_dontdump(&self) {
+        // SAFETY: Setting the `VM_DONTDUMP` flag is always okay.
+        unsafe { self.update_flags(flags::DONTDUMP, 0) };
+    }
+
+    /// Returns whether `VM_READ` is set.
+    ///
+    /// This flag indicates whether userspace is mapping this VMA as readable.
+    #[inline]
+    pub fn readable(&self) -> bool {
+        (self.flags() & flags::READ) != 0
+    }
+
+    /// Tries to clear the `VM_MAYREAD` flag, failing with [`EINVAL`] if `VM_READ` is set.
+    ///
+    /// This flag indicates whether userspace is allowed to make this VMA readable with
+    /// `mprotect()`.
+    ///
+    /// Note that this operation is irreversible. Once `VM_MAYREAD` has been cleared, it can never
+    /// be set again.
+    #[inline]
+    pub fn try_clear_mayread(&self) -> Result {
+        if self.readable() {
+            return Err(EINVAL);
+        }
+        // SAFETY: Clearing `VM_MAYREAD` is okay when `VM_READ` is not set.
+        unsafe { self.update_flags(0, flags::MAYREAD) };
+        Ok(())
+    }
+
+    /// Returns whether `VM_WRITE` is set.
+    ///
+    /// This flag indicates whether userspace is mapping this VMA as writable.
+    #[inline]
+    pub fn writable(&self) -> bool {
+        (self.flags() & flags::WRITE) != 0
+    }
+
+    /// Tries to clear the `VM_MAYWRITE` flag, failing with [`EINVAL`] if `VM_WRITE` is set.
+    ///
+    /// This flag indicates whether userspace is allowed to make this VMA writable with
+    /// `mprotect()`.
+    ///
+    /// Note that this operation is irreversible. Once `VM_MAYWRITE` has been cleared, it can never
+    /// be set again.
+    #[inline]
+    pub fn try_clear_maywrite(&self) -> Result {
+        if self.writable() {
+            return Err(EINVAL);
+        }
+        // SAFETY: Clearing `VM_MAYWRITE` is okay when `VM_WRITE` is not set.
+        unsafe { self.update_flags(0, flags::MAYWRITE) };
+        Ok(())
+    }
+
+    /// Returns whether `VM_EXEC` is set.
+    ///
+    /// This flag indicates whether userspace is mapping this VMA as executable.
+    #[inline]
+    pub fn executable(&self) -> bool {
+        (self.flags() & flags::EXEC) != 0
+    }
+
+    /// Tries to clear the `VM_MAYEXEC` flag, failing with [`EINVAL`] if `VM_EXEC` is set.
+    ///
+    /// This flag indicates whether userspace is allowed to make this VMA executable with
+    /// `mprotect()`.
+    ///
+    /// Note that this operation is irreversible. Once `VM_MAYEXEC` has been cleared, it can never
+    /// be set again.
+    #[inline]
+    pub fn try_clear_mayexec(&self) -> Result {
+        if self.executable() {
+            return Err(EINVAL);
+        }
+        // SAFETY: Clearing `VM_MAYEXEC` is okay when `VM_EXEC` is not set.
+        unsafe { self.update_flags(0, flags::MAYEXEC) };
+        Ok(())
+    }
+}
+
+/// The possible flags of a VMA, as returned by [`VmAreaRef::flags`].
+///
+/// These are the `VM_*` values of `include/linux/mm.h`, as [`vm_flags_t`]. Flags whose C
+/// definition is conditional on the configuration (e.g. `SOFTDIRTY`) have the value the
+/// configuration gives them, which may be zero.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::{virt::flags, Mm};
+/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::page::PAGE_SIZE;
+///
+/// # let addr = kernel::mm::kunit_test_mmap(
+/// #     PAGE_SIZE,
+/// #     PROT_READ as usize,
+/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+/// # )?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// let vm_flags = mm.mmap_read_lock().vma_lookup(addr).ok_or(ENOENT)?.flags();
+///
+/// let access = vm_flags & (flags::READ | flags::WRITE | flags::EXEC);
+/// assert_eq!(access, flags::READ);
+/// let may = flags::MAYREAD | flags::MAYWRITE | flags::MAYEXEC;
+/// assert_eq!(vm_flags & may, may);
+/// # Ok::<(), Error>(())
+/// ```
+pub mod flags {
+    use super::vm_flags_t;
+    use crate::bindings;
+
+    /// No flags are set.
+    pub const NONE: vm_flags_t = bindings::VM_NONE as vm_flags_t;
+
+    /// Mapping allows reads.
+    pub const READ: vm_flags_t = bindings::VM_READ as vm_flags_t;
+
+    /// Mapping allows writes.
+    pub const WRITE: vm_flags_t = bindings::VM_WRITE as vm_flags_t;
+
+    /// Mapping allows execution.
+    pub const EXEC: vm_flags_t = bindings::VM_EXEC as vm_flags_t;
+
+    /// Mapping is shared.
+    pub const SHARED: vm_flags_t = bindings::VM_SHARED as vm_flags_t;
+
+    /// Mapping may be updated to allow reads.
+    pub const MAYREAD: vm_flags_t = bindings::VM_MAYREAD as vm_flags_t;
+
+    /// Mapping may be updated to allow writes.
+    pub const MAYWRITE: vm_flags_t = bindings::VM_MAYWRITE as vm_flags_t;
+
+    /// Mapping may be updated to allow execution.
+    pub const MAYEXEC: vm_flags_t = bindings::VM_MAYEXEC as vm_flags_t;
+
+    /// Mapping may be updated to be shared.
+    pub const MAYSHARE: vm_flags_t = bindings::VM_MAYSHARE as vm_flags_t;
+
+    /// The stack grows down (the VMA may be extended downwards on faults).
+    pub const GROWSDOWN: vm_flags_t = bindings::VM_GROWSDOWN as vm_flags_t;
+
+    /// Userfaultfd: missing-page tracking is registered on this VMA.
+    pub const UFFD_MISSING: vm_flags_t = bindings::VM_UFFD_MISSING as vm_flags_t;
+
+    /// Page-ranges managed without `struct page`, just pure PFN.
+    pub const PFNMAP: vm_flags_t = bindings::VM_PFNMAP as vm_flags_t;
+
+    /// Userfaultfd: write-protect tracking is registered on this VMA.
+    pub const UFFD_WP: vm_flags_t = bindings::VM_UFFD_WP as vm_flags_t;
+
+    /// Pages are locked in memory (`mlock`).
+    pub const LOCKED: vm_flags_t = bindings::VM_LOCKED as vm_flags_t;
+
+    /// Memory mapped I/O or similar.
+    pub const IO: vm_flags_t = bindings::VM_IO as vm_flags_t;
+
+    /// Sequential reads are expected (`MADV_SEQUENTIAL`).
+    pub const SEQ_READ: vm_flags_t = bindings::VM_SEQ_READ as vm_flags_t;
+
+    /// Random reads are expected (`MADV_RANDOM`).
+    pub const RAND_READ: vm_flags_t = bindings::VM_RAND_READ as vm_flags_t;
+
+    /// Do not copy this VMA on fork.
+    pub const DONTCOPY: vm_flags_t = bindings::VM_DONTCOPY as vm_flags_t;
+
+    /// Cannot expand with `mremap()`.
+    pub const DONTEXPAND: vm_flags_t = bindings::VM_DONTEXPAND as vm_flags_t;
+
+    /// Lock the pages covered when they are faulted in.
+    pub const LOCKONFAULT: vm_flags_t = bindings::VM_LOCKONFAULT as vm_flags_t;
+
+    /// Is a VM accounted object.
+    pub const ACCOUNT: vm_flags_t = bindings::VM_ACCOUNT as vm_flags_t;
+
+    /// Should the VM suppress accounting.
+    pub const NORESERVE: vm_flags_t = bindings::VM_NORESERVE as vm_flags_t;
+
+    /// Huge TLB page VM.
+    pub const HUGETLB: vm_flags_t = bindings::VM_HUGETLB as vm_flags_t;
+
+    /// Synchronous page faults (`MAP_SYNC`).
+    pub const SYNC: vm_flags_t = bindings::VM_SYNC as vm_flags_t;
+
+    /// Architecture-specific flag.
+    pub const ARCH_1: vm_flags_t = bindings::VM_ARCH_1 as vm_flags_t;
+
+    /// Wipe VMA contents in child on fork.
+    pub const WIPEONFORK: vm_flags_t = bindings::VM_WIPEONFORK as vm_flags_t;
+
+    /// Do not include in the core dump.
+    pub const DONTDUMP: vm_flags_t = bindings::VM_DONTDUMP as vm_flags_t;
+
+    /// Not soft dirty clean area (zero without `CONFIG_MEM_SOFT_DIRTY`).
+    pub const SOFTDIRTY: vm_flags_t = bindings::VM_SOFTDIRTY as vm_flags_t;
+
+    /// Can contain `struct page` and pure PFN pages.
+    pub const MIXEDMAP: vm_flags_t = bindings::VM_MIXEDMAP as vm_flags_t;
+
+    /// `MADV_HUGEPAGE` marked this VMA.
+    pub const HUGEPAGE: vm_flags_t = bindings::VM_HUGEPAGE as vm_flags_t;
+
+    /// `MADV_NOHUGEPAGE` marked this VMA.
+    pub const NOHUGEPAGE: vm_flags_t = bindings::VM_NOHUGEPAGE as vm_flags_t;
+
+    /// KSM may merge identical pages.
+    pub const MERGEABLE: vm_flags_t = bindings::VM_MERGEABLE;
+}
