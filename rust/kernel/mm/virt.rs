@@ -54,6 +54,12 @@ use crate::{
 };
 use core::ops::Deref;
 
+mod ops;
+#[cfg(CONFIG_KUNIT = "y")]
+#[doc(hidden)]
+pub use ops::{kunit_test_mmap_file, kunit_test_munmap};
+pub use ops::{DriverVma, VmFaultError, VmOperations, VmOpsTable};
+
 /// The integer type used for VMA flags.
 #[doc(inline)]
 pub use bindings::vm_flags_t;
@@ -559,6 +565,11 @@ impl VmAreaMixedMap {
     /// The page stays owned by the caller: the mapping takes its own reference to it. Fails with
     /// [`EFAULT`] if `address` is not inside the VMA, and with [`EBUSY`] if something is already
     /// mapped there.
+    ///
+    /// This inserts into whatever VMA this is. A driver that inserts its own pages into a mapping
+    /// it set up should look it up with [`VmAreaRef::as_driver_vma`] first: a VMA found by address
+    /// may be something userspace mapped there after the driver's mapping went away. This raw
+    /// method is for callers that have other proof that the VMA is theirs.
     ///
     /// # Examples
     ///

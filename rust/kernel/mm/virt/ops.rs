@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Typed driver VMAs: a driver's `vm_ops` written in Rust, and a proof that a VMA is the driver's
+//! own before it inserts or zaps pages there.
+//!
+//! [`vma_lookup`] returns whatever VMA is at an address *now*. Userspace can `munmap` a driver's
+//! mapping and `mmap` something else at the same address: anonymous memory, a file, another
+//! driver's mapping. A driver that then inserts its pages there, or zaps there, changes memory
+//! that is not its own (CVE-2026-43434 in Rust Binder). With this module that mistake cannot be
+//! written in safe code:
+//!
+//! 1. In `f_op->mmap`, the driver installs its operations, a [`VmOpsTable<T>`] in a `static`,
+//!    together with an [`Arc<T>`] of its data: [`VmAreaNew::set_vm_ops`].
+//! 2. Later, under a read lock, it looks the VMA up and asks [`VmAreaRef::as_driver_vma`] for its
+//!    own VMA: this compares `vm_ops` with the driver's table and `vm_private_data` with the
+//!    driver's data, and gives [`None`] for any other VMA.
+//! 3. Only the [`DriverVma<T>`] it gets offers `vm_insert_page` under a read lock.
+//! 4. [`VmOperations::close`] tells the driver when a VMA of its own is gone.
+//!
+//! # Lifetime of the data
+//!
+//! Every VMA with these operations owns one reference on the `Arc<T>`: `set_vm_ops` moves one in;
+//! `vm_ops->open`, which the kernel calls when it copies a VMA (on `fork` without `VM_DONTCOPY`,
+//! on `mremap`, and for the second half when it splits one), takes another; `vm_ops->close`
+//! drops the VMA's reference after calling [`VmOperations::close`]. So `T` lives as long as any
+//! VMA that can reach it, and a split or copied VMA is just one more VMA of the driver.
+//!
+//! `set_vm_ops` also sets `VM_MIXEDMAP` (so pages can be inserted under a read lock) and
+//! `VM_DONTEXPAND`. Both are in `VM_SPECIAL`, so core mm never merges the VMA with a neighbour,
+//! and `mremap` cannot grow it.
+//!
+//! # Binder-style page insertion
+//!
+//! In `mmap` the driver stashes the [`Mm`] and installs its operations; later, from any context
+//! that may sleep, it inserts a page, but only into the VMA it set up:
+//!
+//! ```
+//! use kernel::mm::virt::{DriverVma, VmAreaNew, VmOperations, VmOpsTable};
+//! use kernel::mm::{Mm, MmWithUser};
+//! use kernel::page::{Page, PAGE_SIZE};
+//! use kernel::sync::Arc;
+//! use kernel::types::ARef;
+//! use kernel::uaccess::UserSlice;
+//! # use kernel::bindings::MAP_PRIVATE;
+//! # use kernel::mm::virt::kunit_test_mmap_file;
+//!
+//! struct Buffer;
+//! impl VmOperations for Buffer {}
+//! static BUFFER_OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+//!
+//! /// The driver's `mmap`: remember the process's `mm`, make the VMA the driver's.
+//! fn mmap(vma: &VmAreaNew, buffer: &Arc<Buffer>) -> Result<ARef<Mm>> {
+//!     vma.try_clear_maywrite()?;
+//!     vma.set_vm_ops(&BUFFER_OPS, buffer.clone());
+//!     Ok(ARef::from(&**vma.mm()))
+//! }
+//!
+//! /// Inserts `page` at `addr` in the process whose `mm` the driver stashed in `mmap`, but only
+//! /// if the VMA there is still the one the driver set up with `buffer`.
+//! fn insert(mm: &Mm, buffer: &Arc<Buffer>, addr: usize, page: &Page) -> Result {
+//!     // The process may have exited: then its address space is gone.
+//!     let mm: ARef<MmWithUser> = mm.mmget_not_zero().ok_or(ESRCH)?;
+//!     // The per-VMA lock first; `None` means "take the mmap read lock instead".
+//!     if let Some(vma) = mm.lock_vma_under_rcu(addr) {
+//!         let vma = vma.as_driver_vma(&BUFFER_OPS, buffer).ok_or(ENXIO)?;
+//!         return vma.vm_insert_page(addr, page);
+//!     }
+//!     let guard = mm.mmap_read_lock();
+//!     let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
+//!     let vma: &DriverVma<Buffer> = vma.as_driver_vma(&BUFFER_OPS, buffer).ok_or(ENXIO)?;
+//!     vma.vm_insert_page(addr, page)
+//! }
+//!
+//! let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+//! let mut stashed = None;
+//! # let addr = kunit_test_mmap_file(0, PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |vma| {
+//! #     stashed = Some(mmap(vma, &buffer)?);
+//! #     Ok(())
+//! # }))?;
+//! let mm = stashed.ok_or(EINVAL)?;
+//!
+//! // Nothing is mapped yet, and the driver's `fault` answers `SIGBUS`: the read fails.
+//! let mut buf = [0u8; 5];
+//! assert_eq!(UserSlice::new(addr, 5).reader().read_slice(&mut buf), Err(EFAULT));
+//!
+//! let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+//! // SAFETY: The page was just allocated, nothing else can access it.
+//! unsafe { page.write_raw(b"hello".as_ptr(), 0, 5)? };
+//! insert(&mm, &buffer, addr, &page)?;
+//! UserSlice::new(addr, 5).reader().read_slice(&mut buf)?;
+//! assert_eq!(&buf, b"hello");
+//!
+//! // Another buffer's pages cannot go into this VMA.
+//! let other = Arc::new(Buffer, GFP_KERNEL)?;
+//! assert_eq!(insert(&mm, &other, addr, &page), Err(ENXIO));
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! [`Mm`]: crate::mm::Mm
+//! [`vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
+
+use super::{VmAreaMixedMap, VmAreaNew, VmAreaRef};
+use crate::{bindings, sync::Arc, sync::ArcBorrow};
+use core::{marker::PhantomData, ops::Deref};
+
+/// Why a fault in a driver VMA fails.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum VmFaultError {
+    /// Deliver `SIGBUS`: the address is inside the mapping, but there is nothing there.
+    SigBus,
+    /// Deliver `SIGSEGV`.
+    SigSegv,
+    /// Out of memory.
+    Oom,
+}
+
+impl VmFaultError {
+    fn to_vm_fault_t(self) -> bindings::vm_fault_t {
+        match self {
+            Self::SigBus => bindings::vm_fault_reason_VM_FAULT_SIGBUS,
+            Self::SigSegv => bindings::vm_fault_reason_VM_FAULT_SIGSEGV,
+            Self::Oom => bindings::vm_fault_reason_VM_FAULT_OOM,
+        }
+    }
+}
+
+/// The operations of a driver's VMAs, implemented by the driver's per-mapping data.
+///
+/// Every method runs with at least the mmap read lock or the VMA's lock held, on any thread that
+/// touches the mapping: hence `Send + Sync`.
+pub trait VmOperations: Send + Sync + Sized + 'static {
+    /// A VMA with these operations is being removed from its address space (`munmap`, or the
+    /// process exits). `[start, end)` is the range it covered.
+    ///
+    /// After this the VMA is not found by lookups anymore. Other VMAs with the same data (from a
+    /// split or a copy) may still exist. By default, nothing happens.
+    fn close(&self, _start: usize, _end: usize) {}
+
+    /// A page fault at `address` that the page tables could not resolve.
+    ///
+    /// A driver that inserts its pages itself has nothing to map here: the default answers
+    /// [`VmFaultError::SigBus`].
+    fn fault(&self, _address: usize) -> VmFaultError {
+        VmFaultError::SigBus
+    }
+}
+
+/// The C `vm_operations_struct` of the VMAs whose data is `T`.
+///
+/// Declare one in a `static`: its address is what identifies the driver's VMAs.
+///
+/// ```
+/// use kernel::mm::virt::{VmOperations, VmOpsTable};
+///
+/// struct MyMapping;
+/// impl VmOperations for MyMapping {}
+///
+/// static MY_OPS: VmOpsTable<MyMapping> = VmOpsTable::new();
+/// // Two tables are two identities, even for the same type.
+/// static OTHER_OPS: VmOpsTable<MyMapping> = VmOpsTable::new();
+/// assert!(!core::ptr::eq(&MY_OPS, &OTHER_OPS));
+/// ```
+///
+/// # Invariants
+///
+/// `ops` holds the callbacks of this module for `T`, which take `vm_private_data` to be a pointer
+/// from [`Arc::into_raw`] of an `Arc<T>` that the VMA owns.
+pub struct VmOpsTable<T: VmOperations> {
+    ops: bindings::vm_operations_struct,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The table is never written after it is built; it only holds function pointers.
+unsafe impl<T: VmOperations> Sync for VmOpsTable<T> {}
+
+impl<T: VmOperations> Default for VmOpsTable<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: VmOperations> VmOpsTable<T> {
+    /// Builds the table of `T`.
+    pub const fn new() -> Self {
+        // INVARIANT: the callbacks are this module's callbacks for `T`.
+        Self {
+            ops: bindings::vm_operations_struct {
+                open: Some(vm_open::<T>),
+                close: Some(vm_close::<T>),
+                fault: Some(vm_fault::<T>),
+                // SAFETY: All other fields are nullable function pointers, for which all zeros
+                // means "not implemented".
+                ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+            },
+            _t: PhantomData,
+        }
+    }
+
+    fn as_raw(&'static self) -> *const bindings::vm_operations_struct {
+        &self.ops
+    }
+}
+
+/// # Safety
+///
+/// `vma` is a VMA whose `vm_ops` are a [`VmOpsTable<T>`], so its `vm_private_data` is a pointer
+/// from `Arc::<T>::into_raw` that the VMA owns.
+unsafe fn vma_data<'a, T: VmOperations>(vma: *const bindings::vm_area_struct) -> ArcBorrow<'a, T> {
+    // SAFETY: By the safety requirements `vm_private_data` is an `Arc<T>` that the VMA owns, and
+    // it stays alive at least as long as the VMA (the VMA drops it in `vm_close`).
+    unsafe { ArcBorrow::from_raw((*vma).vm_private_data.cast::<T>()) }
+}
+
+/// `vm_ops->open`: the kernel copied or split a VMA of `T`; the new VMA takes a reference.
+///
+/// # Safety
+///
+/// Called by core mm on a VMA (the copy) whose `vm_ops` are a [`VmOpsTable<T>`], and whose
+/// `vm_private_data` was copied from the original, which still holds its reference.
+unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: The copy's `vm_private_data` is the original's, an `Arc<T>` kept alive by it.
+    let data = unsafe { vma_data::<T>(vma) };
+    // The new VMA owns one more reference, given back in `vm_close`.
+    let _ = Arc::into_raw(Arc::from(data));
+}
+
+/// `vm_ops->close`: a VMA of `T` is being removed; it drops its reference.
+///
+/// # Safety
+///
+/// Called by core mm with the mmap lock held, once per VMA, on a VMA whose `vm_ops` are a
+/// [`VmOpsTable<T>`].
+unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: The VMA is valid for the duration of the call; nothing changes its bounds while
+    // core mm removes it under the mmap lock.
+    let (start, end) = unsafe {
+        let bounds = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
+        (bounds.vm_start, bounds.vm_end)
+    };
+    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
+    let data = unsafe { vma_data::<T>(vma) };
+    data.close(start, end);
+    // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close` is
+    // the last time core mm hands it to us: give it back.
+    drop(unsafe { Arc::from_raw((*vma).vm_private_data.cast::<T>()) });
+}
+
+/// `vm_ops->fault`.
+///
+/// # Safety
+///
+/// Called by core mm with a valid `vmf` for a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with
+/// the mmap read lock or the VMA's lock held.
+unsafe extern "C" fn vm_fault<T: VmOperations>(
+    vmf: *mut bindings::vm_fault,
+) -> bindings::vm_fault_t {
+    // SAFETY: `vmf` is valid for the duration of the call, and so is its VMA, which holds a
+    // reference on its data.
+    let (data, address) = unsafe {
+        let vma = (*vmf).__bindgen_anon_1.vma;
+        (vma_data::<T>(vma), (*vmf).__bindgen_anon_1.address)
+    };
+    data.fault(address).to_vm_fault_t()
+}
+
+impl VmAreaNew {
+    /// Makes this a VMA of the driver: installs `ops` as its `vm_ops` and `data` as its private
+    /// data, and sets `VM_MIXEDMAP` and `VM_DONTEXPAND`.
+    ///
+    /// The VMA owns `data` from now on, and every copy or part of it takes its own reference; the
+    /// last VMA that goes away drops the last of them (see the [module docs](self)).
+    ///
+    /// # Examples
+    ///
+    /// A split VMA is two VMAs of the driver; the data lives until both are gone.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering};
+    /// use kernel::mm::virt::{VmOperations, VmOpsTable};
+    /// use kernel::page::PAGE_SIZE;
+    /// use kernel::sync::Arc;
+    /// # use kernel::bindings::MAP_PRIVATE;
+    /// # use kernel::mm::virt::{kunit_test_mmap_file, kunit_test_munmap};
+    ///
+    /// static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// struct Mapping {
+    ///     closed: AtomicUsize,
+    /// }
+    ///
+    /// impl VmOperations for Mapping {
+    ///     fn close(&self, _start: usize, _end: usize) {
+    ///         self.closed.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// impl Drop for Mapping {
+    ///     fn drop(&mut self) {
+    ///         DROPPED.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// static OPS: VmOpsTable<Mapping> = VmOpsTable::new();
+    ///
+    /// let data = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_file(0, 2 * PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |vma| {
+    /// #     vma.set_vm_ops(&OPS, data.clone());
+    /// #     Ok(())
+    /// # }))?;
+    /// // Unmapping the first page splits the VMA and closes the first part.
+    /// # // SAFETY: This test mapped this range.
+    /// # unsafe { kunit_test_munmap(addr, PAGE_SIZE)? };
+    /// assert_eq!(data.closed.load(Ordering::Relaxed), 1);
+    /// # // SAFETY: This test mapped this range.
+    /// # unsafe { kunit_test_munmap(addr + PAGE_SIZE, PAGE_SIZE)? };
+    /// assert_eq!(data.closed.load(Ordering::Relaxed), 2);
+    ///
+    /// // Both VMAs gave their references back: ours is the last.
+    /// assert_eq!(DROPPED.load(Ordering::Relaxed), 0);
+    /// drop(data);
+    /// assert_eq!(DROPPED.load(Ordering::Relaxed), 1);
+    ///
+    /// // An `mmap` that fails after installing its operations: the VMA never exists, and its
+    /// // reference is given back (`close` runs).
+    /// let data = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// # let failed = kunit_test_mmap_file(0, PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |vma| {
+    /// #     vma.set_vm_ops(&OPS, data.clone());
+    /// #     Err(ENOSPC)
+    /// # }));
+    /// # assert_eq!(failed, Err(ENOSPC));
+    /// assert_eq!(data.closed.load(Ordering::Relaxed), 1);
+    /// drop(data);
+    /// assert_eq!(DROPPED.load(Ordering::Relaxed), 2);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn set_vm_ops<T: VmOperations>(&self, ops: &'static VmOpsTable<T>, data: Arc<T>) {
+        self.set_mixedmap();
+        self.set_dontexpand();
+        let vma = self.as_ptr();
+        // SAFETY: `VmAreaNew` means the VMA is being set up inside `f_op->mmap` and not shared
+        // yet, so nothing reads these fields concurrently; the mmap write lock is held. If the VMA
+        // had `vm_ops` from an earlier call, they are ours too and the data they owned is dropped
+        // here, before the new data is installed.
+        unsafe {
+            if (*vma).vm_ops == ops.as_raw() && !(*vma).vm_private_data.is_null() {
+                drop(Arc::from_raw((*vma).vm_private_data.cast::<T>()));
+            }
+            (*vma).vm_private_data = Arc::into_raw(data).cast_mut().cast();
+            (*vma).vm_ops = ops.as_raw();
+        }
+    }
+}
+
+/// Undoes what a failed `f_op->mmap` installed: calls its `vm_ops->close` and clears `vm_ops`.
+///
+/// On an error from `f_op->mmap`, 6.12's `mmap_region` frees the VMA without calling `close`
+/// (mainline does since 6.13), so the data that [`VmAreaNew::set_vm_ops`] moved into the VMA would
+/// leak. Every caller of a Rust `f_op->mmap` calls this when it fails.
+///
+/// # Safety
+///
+/// `vma` is the VMA of an `f_op->mmap` call that is returning an error on the current thread.
+pub(crate) unsafe fn mmap_failed(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: The VMA is still being set up by the current thread, with the mmap write lock held,
+    // and core mm frees it without looking at `vm_ops` again. `vm_ops`, if set, is a valid table.
+    unsafe {
+        let ops = (*vma).vm_ops;
+        if !ops.is_null() {
+            if let Some(close) = (*ops).close {
+                close(vma);
+            }
+            (*vma).vm_ops = core::ptr::null();
+        }
+    }
+}
+
+impl VmAreaRef {
+    /// Returns this VMA as the driver's own, if its `vm_ops` are `ops` and its private data is
+    /// `data`; [`None`] for any other VMA, even one at the same address.
+    ///
+    /// # Examples
+    ///
+    /// Once the driver's mapping is gone, whatever userspace maps at the same address is not the
+    /// driver's.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering};
+    /// use kernel::mm::virt::{VmOperations, VmOpsTable};
+    /// use kernel::mm::Mm;
+    /// use kernel::page::PAGE_SIZE;
+    /// use kernel::sync::Arc;
+    /// # use kernel::bindings::{MAP_FIXED, MAP_PRIVATE};
+    /// # use kernel::mm::virt::{kunit_test_mmap_file, kunit_test_munmap};
+    ///
+    /// struct Mapping {
+    ///     closed: AtomicUsize,
+    /// }
+    ///
+    /// impl VmOperations for Mapping {
+    ///     fn close(&self, _start: usize, _end: usize) {
+    ///         self.closed.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// static OPS: VmOpsTable<Mapping> = VmOpsTable::new();
+    /// static OTHER_OPS: VmOpsTable<Mapping> = VmOpsTable::new();
+    ///
+    /// let mine = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// let other = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// # let private = MAP_PRIVATE as usize;
+    /// # let addr = kunit_test_mmap_file(0, PAGE_SIZE, private, Some(&mut |vma| {
+    /// #     vma.set_vm_ops(&OPS, mine.clone());
+    /// #     Ok(())
+    /// # }))?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// {
+    ///     let guard = mm.mmap_read_lock();
+    ///     let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
+    ///     // The driver's own VMA.
+    ///     let own = vma.as_driver_vma(&OPS, &mine).ok_or(ENXIO)?;
+    ///     assert!(core::ptr::eq(&*own.data(), &*mine));
+    ///     // Same data, other table; same table, other data: not this mapping.
+    ///     assert!(vma.as_driver_vma(&OTHER_OPS, &mine).is_none());
+    ///     assert!(vma.as_driver_vma(&OPS, &other).is_none());
+    /// }
+    ///
+    /// // `munmap`: `close` runs, and there is nothing at the address anymore.
+    /// # // SAFETY: This test mapped this range.
+    /// # unsafe { kunit_test_munmap(addr, PAGE_SIZE)? };
+    /// assert_eq!(mine.closed.load(Ordering::Relaxed), 1);
+    /// assert!(mm.mmap_read_lock().vma_lookup(addr).is_none());
+    ///
+    /// // Anonymous memory at the same address: a VMA, but not the driver's.
+    /// # let fixed = (MAP_PRIVATE | MAP_FIXED) as usize;
+    /// # assert_eq!(kunit_test_mmap_file(addr, PAGE_SIZE, fixed, None)?, addr);
+    /// {
+    ///     let guard = mm.mmap_read_lock();
+    ///     let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
+    ///     assert!(vma.as_driver_vma(&OPS, &mine).is_none());
+    /// }
+    ///
+    /// // Another mapping of the driver at the same address, with other data: not `mine` either.
+    /// # assert_eq!(kunit_test_mmap_file(addr, PAGE_SIZE, fixed, Some(&mut |vma| {
+    /// #     vma.set_vm_ops(&OPS, other.clone());
+    /// #     Ok(())
+    /// # }))?, addr);
+    /// // The anonymous mapping it replaced was not the driver's: no `close` for `mine`.
+    /// assert_eq!(mine.closed.load(Ordering::Relaxed), 1);
+    /// if let Some(vma) = mm.lock_vma_under_rcu(addr) {
+    ///     assert!(vma.as_driver_vma(&OPS, &mine).is_none());
+    ///     assert!(vma.as_driver_vma(&OPS, &other).is_some());
+    /// } else {
+    ///     assert!(!cfg!(CONFIG_PER_VMA_LOCK));
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn as_driver_vma<T: VmOperations>(
+        &self,
+        ops: &'static VmOpsTable<T>,
+        data: &Arc<T>,
+    ) -> Option<&DriverVma<T>> {
+        let vma = self.as_ptr();
+        // SAFETY: `VmAreaRef` means the mmap read lock or the VMA's lock is held. `vm_ops` and
+        // `vm_private_data` are only written before the VMA is shared (`set_vm_ops`), so reading
+        // them does not race.
+        let (vm_ops, private) = unsafe { ((*vma).vm_ops, (*vma).vm_private_data) };
+        if vm_ops != ops.as_raw() || !core::ptr::eq(private.cast_const().cast::<T>(), &**data) {
+            return None;
+        }
+        // INVARIANT: the VMA's `vm_ops` are `ops`, a table of `T`, and `set_vm_ops` set
+        // `VM_MIXEDMAP` together with them.
+        // SAFETY: `DriverVma<T>` is a transparent wrapper of `VmAreaRef`.
+        Some(unsafe { &*(self as *const VmAreaRef).cast::<DriverVma<T>>() })
+    }
+}
+
+/// A VMA that the driver set up with [`VmAreaNew::set_vm_ops`] and its data `T`, under a lock that
+/// keeps it from changing (the mmap read lock or the VMA's lock).
+///
+/// It offers [`vm_insert_page`](VmAreaMixedMap::vm_insert_page) under a read lock, because
+/// `set_vm_ops` set `VM_MIXEDMAP`.
+///
+/// # Invariants
+///
+/// The VMA's `vm_ops` are a [`VmOpsTable<T>`], so its private data is an `Arc<T>`, and
+/// `VM_MIXEDMAP` is set.
+#[repr(transparent)]
+pub struct DriverVma<T: VmOperations> {
+    vma: VmAreaRef,
+    _t: PhantomData<T>,
+}
+
+impl<T: VmOperations> DriverVma<T> {
+    /// The driver's data of this VMA.
+    pub fn data(&self) -> ArcBorrow<'_, T> {
+        // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T>`, and the VMA
+        // (which holds a reference on the data) outlives `&self`.
+        unsafe { vma_data::<T>(self.vma.as_ptr()) }
+    }
+}
+
+impl<T: VmOperations> Deref for DriverVma<T> {
+    type Target = VmAreaMixedMap;
+
+    fn deref(&self) -> &VmAreaMixedMap {
+        // SAFETY: By the type invariants `VM_MIXEDMAP` is set, and the lock behind `&VmAreaRef`
+        // is held for the lifetime of `&self`.
+        unsafe { VmAreaMixedMap::from_raw(self.vma.as_ptr()) }
+    }
+}
+
+/// Maps `size` bytes at `addr` (0: anywhere; pass `MAP_FIXED` in `flags` to replace what is
+/// there) in the address space of the current KUnit test. Test support only.
+///
+/// With `mmap`, the mapping is of a file whose `f_op->mmap` calls `mmap` with the new VMA, as a
+/// driver's would be; without, it is anonymous memory (`MAP_ANONYMOUS` is added to `flags`). The
+/// mapping is readable, and it is torn down when the test's thread exits. Returns its address.
+#[cfg(CONFIG_KUNIT = "y")]
+#[doc(hidden)]
+pub fn kunit_test_mmap_file(
+    addr: usize,
+    size: usize,
+    flags: usize,
+    mmap: Option<&mut dyn FnMut(&VmAreaNew) -> crate::error::Result>,
+) -> crate::error::Result<usize> {
+    use crate::error::{code::*, from_err_ptr, from_result, Error};
+    use crate::ffi::{c_int, c_void};
+
+    /// The `file_operations` of the test's file.
+    struct Fops(bindings::file_operations);
+    // SAFETY: The table is never written; it only holds function pointers.
+    unsafe impl Sync for Fops {}
+
+    type MmapFn<'a> = &'a mut dyn FnMut(&VmAreaNew) -> crate::error::Result;
+
+    /// # Safety
+    ///
+    /// Called as `f_op->mmap` of a file made below, whose private data points at a `MmapFn`
+    /// that is alive: the file is only mapped once, inside `kunit_vm_mmap` below.
+    unsafe extern "C" fn kunit_mmap(
+        file: *mut bindings::file,
+        vma: *mut bindings::vm_area_struct,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: The private data is the `MmapFn` on the stack of `kunit_test_mmap_file`,
+            // which is waiting in `kunit_vm_mmap` for this call to return.
+            let mmap = unsafe { &mut *(*file).private_data.cast::<MmapFn<'_>>() };
+            // SAFETY: This is `f_op->mmap`: the VMA is being set up by the current thread with
+            // the mmap write lock held and is not shared yet; core mm never passes `VM_PFNMAP`.
+            let ret = mmap(unsafe { VmAreaNew::from_raw(vma) });
+            if ret.is_err() {
+                // SAFETY: This `f_op->mmap` call is failing.
+                unsafe { mmap_failed(vma) };
+            }
+            ret.map(|()| 0)
+        })
+    }
+
+    static FOPS: Fops = Fops(bindings::file_operations {
+        mmap: Some(kunit_mmap),
+        // SAFETY: All other fields are nullable pointers, for which zero means "not set".
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    });
+
+    // SAFETY: `kunit_get_current_test` has no safety requirements.
+    let test = unsafe { bindings::kunit_get_current_test() };
+    if test.is_null() {
+        return Err(EINVAL);
+    }
+    let prot = bindings::PROT_READ as usize;
+    let addr = match mmap {
+        None => {
+            let flags = flags | bindings::MAP_ANONYMOUS as usize;
+            // SAFETY: `test` is the test the current thread runs; no file means anonymous memory.
+            unsafe {
+                bindings::kunit_vm_mmap(test, core::ptr::null_mut(), addr, size, prot, flags, 0)
+            }
+        }
+        Some(mut mmap) => {
+            let name = crate::c_str!("rust-mm-kunit");
+            let private: *mut MmapFn<'_> = &mut mmap;
+            // SAFETY: `name` and `FOPS` are static; the private data is only used by
+            // `kunit_mmap`, while `mmap` is alive.
+            let file = from_err_ptr(unsafe {
+                bindings::anon_inode_getfile(
+                    name.as_char_ptr(),
+                    &FOPS.0,
+                    private.cast::<c_void>(),
+                    bindings::O_RDWR as c_int,
+                )
+            })?;
+            // SAFETY: `test` is the test the current thread runs, and `file` is a valid file
+            // whose reference we own; the mapping takes its own.
+            let addr = unsafe { bindings::kunit_vm_mmap(test, file, addr, size, prot, flags, 0) };
+            // SAFETY: We own this reference on `file` and do not use it afterwards.
+            unsafe { bindings::fput(file) };
+            addr
+        }
+    };
+    // `kunit_vm_mmap` returns 0 if it could not set up, or the error of `vm_mmap`.
+    if addr == 0 {
+        return Err(ENOMEM);
+    }
+    if addr > usize::MAX - bindings::MAX_ERRNO as usize {
+        return Err(Error::from_errno(addr as isize as c_int));
+    }
+    Ok(addr)
+}
+
+/// Unmaps `[addr, addr + size)` in the current thread's address space. Test support only.
+///
+/// # Safety
+///
+/// Only for a KUnit test, on a range that the test mapped itself.
+#[cfg(CONFIG_KUNIT = "y")]
+#[doc(hidden)]
+pub unsafe fn kunit_test_munmap(addr: usize, size: usize) -> crate::error::Result {
+    // SAFETY: The caller unmaps memory of its own test's address space; `vm_munmap` takes the
+    // mmap write lock itself.
+    crate::error::to_result(unsafe { bindings::vm_munmap(addr, size) })
+}
