@@ -55,6 +55,7 @@ use crate::{
 use core::ops::Deref;
 
 mod ops;
+pub(crate) use ops::mmap_failed;
 #[cfg(CONFIG_KUNIT = "y")]
 #[doc(hidden)]
 pub use ops::{kunit_test_mmap_file, kunit_test_munmap};
