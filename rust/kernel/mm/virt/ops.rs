@@ -457,14 +457,14 @@ impl VmAreaRef {
     pub fn as_driver_vma<T: VmOperations>(
         &self,
         ops: &'static VmOpsTable<T>,
-        data: &Arc<T>,
+        data: &T,
     ) -> Option<&DriverVma<T>> {
         let vma = self.as_ptr();
         // SAFETY: `VmAreaRef` means the mmap read lock or the VMA's lock is held. `vm_ops` and
         // `vm_private_data` are only written before the VMA is shared (`set_vm_ops`), so reading
         // them does not race.
         let (vm_ops, private) = unsafe { ((*vma).vm_ops, (*vma).vm_private_data) };
-        if vm_ops != ops.as_raw() || !core::ptr::eq(private.cast_const().cast::<T>(), &**data) {
+        if vm_ops != ops.as_raw() || !core::ptr::eq(private.cast_const().cast::<T>(), data) {
             return None;
         }
         // INVARIANT: the VMA's `vm_ops` are `ops`, a table of `T`, and `set_vm_ops` set

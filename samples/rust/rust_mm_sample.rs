@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Rust mm sample.
+//!
+//! A misc device, `/dev/rust-mm-sample`, that maps pages into a process the way Binder does:
+//!
+//! - `mmap` sets the mapping up: read-only for good (`VM_MAYWRITE` cleared), not copied on fork,
+//!   with the sample's VMA operations (a fault is `SIGBUS`, `close` forgets the mapping), and
+//!   remembers the process's `mm`.
+//! - The `INSERT` ioctls allocate a page and insert it into the mapping later, from the ioctl's
+//!   context: `mmget_not_zero`, the per-VMA lock (or the mmap read lock, or on request the mmap
+//!   write lock), `vma_lookup`, the check that the VMA is this file's mapping, `vm_insert_page`.
+//! - `ZAP` takes a page back under the mmap read lock.
+//! - A shrinker takes pages back under memory pressure, never sleeping on the mmap lock and
+//!   dropping the `mm` with `mmput_async`.
+//!
+//! The userspace interface is in `samples/rust/rust_mm_sample.h`.
+
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use kernel::{
+    bindings, c_str,
+    ffi::c_ulong,
+    ioctl::{_IO, _IOR, _IOW},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    mm::{
+        virt::{VmAreaNew, VmAreaRef, VmOperations, VmOpsTable},
+        Mm, MmWithUser,
+    },
+    new_spinlock,
+    page::{Page, PAGE_SIZE},
+    prelude::*,
+    sync::{Arc, ArcBorrow, SpinLock},
+    types::{ARef, AsBytes, FromBytes},
+    uaccess::UserSlice,
+};
+
+module! {
+    type: RustMmSample,
+    name: "rust_mm_sample",
+    author: "Rust for Linux Contributors",
+    description: "Rust mm abstractions sample: Binder-style page insertion",
+    license: "GPL",
+}
+
+/// `RUST_MM_SAMPLE_MAX_PAGES`: the most pages one mapping may have.
+const MAX_PAGES: usize = 16;
+
+/// `struct rust_mm_sample_insert`.
+#[repr(C)]
+#[derive(Default)]
+struct InsertArgs {
+    index: u32,
+    fill: u32,
+}
+
+// SAFETY: `InsertArgs` is two `u32`s without padding: any bit pattern is valid.
+unsafe impl FromBytes for InsertArgs {}
+
+/// `struct rust_mm_sample_stats`.
+#[repr(C)]
+struct Stats {
+    held: u64,
+    inserted: u64,
+    zapped: u64,
+    reclaimed: u64,
+    freed: u64,
+}
+
+// SAFETY: `Stats` is five `u64`s without padding: it has no uninitialized bytes.
+unsafe impl AsBytes for Stats {}
+
+const INSERT: u32 = _IOW::<InsertArgs>(b'|' as u32, 0x81);
+const INSERT_WRITE_LOCKED: u32 = _IOW::<InsertArgs>(b'|' as u32, 0x82);
+const ZAP: u32 = _IO(b'|' as u32, 0x83);
+const STATS: u32 = _IOR::<Stats>(b'|' as u32, 0x84);
+
+/// The driver's counters, for `STATS`.
+static HELD: AtomicU64 = AtomicU64::new(0);
+static INSERTED: AtomicU64 = AtomicU64::new(0);
+static ZAPPED: AtomicU64 = AtomicU64::new(0);
+static RECLAIMED: AtomicU64 = AtomicU64::new(0);
+static FREED: AtomicU64 = AtomicU64::new(0);
+
+/// Takes `n` pages off `HELD` and adds them to `counter`.
+fn give_back(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, Ordering::Relaxed);
+    HELD.fetch_sub(n as u64, Ordering::Relaxed);
+}
+
+/// The state of one mapping of an open file.
+struct Mapping {
+    /// The address space of the process that mapped the file, kept allocated (`mmgrab`) but not
+    /// alive: the process may exit at any time.
+    mm: Option<ARef<Mm>>,
+    /// Where the mapping starts.
+    start: usize,
+    /// How many pages it has.
+    npages: usize,
+    /// Whether the mapping exists: set by `mmap`, cleared by `close`.
+    mapped: bool,
+    /// The pages inserted into the mapping. The driver keeps its own reference to each.
+    pages: [Option<Page>; MAX_PAGES],
+}
+
+impl Mapping {
+    /// Takes every page out, to be freed by the caller once no lock is held.
+    fn take_pages(&mut self) -> ([Option<Page>; MAX_PAGES], usize) {
+        let pages = core::mem::replace(&mut self.pages, [const { None }; MAX_PAGES]);
+        let n = pages.iter().filter(|p| p.is_some()).count();
+        (pages, n)
+    }
+
+    /// The stashed `mm` and the address of page `index`, if `index` is in the mapping.
+    fn locate(&self, index: usize) -> Result<(ARef<Mm>, usize)> {
+        match &self.mm {
+            Some(mm) if self.mapped && index < self.npages => {
+                Ok((mm.clone(), self.start + index * PAGE_SIZE))
+            }
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+/// An open file of the device. It is also the data of its mapping's VMA.
+///
+/// Lock order: the mmap lock (or a VMA lock) before `mapping`, never the other way, because core
+/// mm calls [`VmOperations::close`] with the mmap lock held.
+#[pin_data]
+struct SampleFile {
+    #[pin]
+    mapping: SpinLock<Mapping>,
+}
+
+static VM_OPS: VmOpsTable<SampleFile> = VmOpsTable::new();
+
+impl VmOperations for SampleFile {
+    fn close(&self, _start: usize, _end: usize) {
+        // The mapping is gone: forget it, and give up the driver's references to its pages.
+        let (pages, n) = {
+            let mut mapping = self.mapping.lock();
+            mapping.mapped = false;
+            mapping.take_pages()
+        };
+        give_back(&FREED, n);
+        drop(pages);
+    }
+    // `fault` is `SIGBUS`: pages only appear in the mapping through `INSERT`.
+}
+
+/// The open files, for the shrinker.
+#[pin_data]
+struct Registry {
+    #[pin]
+    files: SpinLock<KVec<Option<Arc<SampleFile>>>>,
+}
+
+/// The registry, from [`Arc::into_raw`]. It is set before the misc device and the shrinker are
+/// registered and cleared after both are gone, so `open` and the shrinker always see it.
+static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Returns the registry.
+fn registry() -> ArcBorrow<'static, Registry> {
+    // SAFETY: `REGISTRY` holds a reference from `Arc::into_raw` for as long as the misc device
+    // and the shrinker are registered, which is whenever this is called (from a file operation,
+    // which holds a reference on the module, or from the shrinker, which `shrinker_free` waits
+    // for). The `'static` borrow does not outlive that: it is only used inside those calls.
+    unsafe { ArcBorrow::from_raw(REGISTRY.load(Ordering::Acquire)) }
+}
+
+/// Allocates a page whose every byte is `fill`.
+fn filled_page(fill: u8) -> Result<Page> {
+    let page = Page::alloc_page(GFP_KERNEL)?;
+    let chunk = [fill; 64];
+    for offset in (0..PAGE_SIZE).step_by(chunk.len()) {
+        // SAFETY: The page was just allocated and nobody else can see it; `chunk` is valid for
+        // reads of `chunk.len()` bytes.
+        unsafe { page.write_raw(chunk.as_ptr(), offset, chunk.len())? };
+    }
+    Ok(page)
+}
+
+impl SampleFile {
+    /// `INSERT` and `INSERT_WRITE_LOCKED`.
+    fn insert(this: ArcBorrow<'_, Self>, args: InsertArgs, write_locked: bool) -> Result {
+        let index = args.index as usize;
+        let (mm, addr) = {
+            let mapping = this.mapping.lock();
+            let found = mapping.locate(index)?;
+            if mapping.pages[index].is_some() {
+                return Err(EBUSY);
+            }
+            found
+        };
+        let page = filled_page(args.fill as u8)?;
+
+        // The process may have exited. Drop the `mmget` reference with `mmput_async`: this may
+        // be the last one, and the teardown of the address space does not belong here.
+        let mm = MmWithUser::use_mmput_async(mm.mmget_not_zero().ok_or(ESRCH)?);
+        if write_locked {
+            let mut guard = mm.mmap_write_lock();
+            let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
+            vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
+            // Through `VmAreaMut`: the write lock would allow setting `VM_MIXEDMAP`.
+            vma.vm_insert_page(addr, &page)?;
+            Self::record(&this, index, page);
+        } else if let Some(vma) = mm.lock_vma_under_rcu(addr) {
+            let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
+            vma.vm_insert_page(addr, &page)?;
+            Self::record(&this, index, page);
+        } else {
+            let guard = mm.mmap_read_lock();
+            let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
+            let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
+            vma.vm_insert_page(addr, &page)?;
+            Self::record(&this, index, page);
+        }
+        Ok(())
+    }
+
+    /// Remembers a page that was just inserted, with a lock on its VMA held (so the mapping
+    /// cannot have been closed since the lookup).
+    fn record(&self, index: usize, page: Page) {
+        let old = self.mapping.lock().pages[index].replace(page);
+        INSERTED.fetch_add(1, Ordering::Relaxed);
+        HELD.fetch_add(1, Ordering::Relaxed);
+        // `vm_insert_page` refuses an address that is already mapped, so there was none.
+        if old.is_some() {
+            give_back(&FREED, 1);
+        }
+    }
+
+    /// Zaps the pages whose indices are set in `which` from `vma`, and returns them with their
+    /// count, to be freed by the caller once no lock is held.
+    fn zap(&self, vma: &VmAreaRef, start: usize, which: &[bool]) -> (KVec<Page>, usize) {
+        let mut zapped = KVec::new();
+        let mut n = 0;
+        for (index, _) in which.iter().enumerate().filter(|(_, w)| **w) {
+            if vma
+                .zap_page_range_single(start + index * PAGE_SIZE, PAGE_SIZE)
+                .is_err()
+            {
+                continue;
+            }
+            if let Some(page) = self.mapping.lock().pages[index].take() {
+                n += 1;
+                // Without memory to keep it for later, free it right here.
+                let _ = zapped.push(page, GFP_NOWAIT);
+            }
+        }
+        (zapped, n)
+    }
+
+    /// `ZAP`.
+    fn zap_one(this: ArcBorrow<'_, Self>, index: usize) -> Result {
+        let (mm, addr) = this.mapping.lock().locate(index)?;
+        let start = addr - index * PAGE_SIZE;
+        let mm = MmWithUser::use_mmput_async(mm.mmget_not_zero().ok_or(ESRCH)?);
+        let guard = mm.mmap_read_lock();
+        let vma = guard.vma_lookup(start).ok_or(ENXIO)?;
+        let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
+        let mut which = [false; MAX_PAGES];
+        which[index] = true;
+        let (pages, n) = this.zap(vma, start, &which);
+        drop(guard);
+        give_back(&ZAPPED, n);
+        drop(pages);
+        if n == 0 {
+            return Err(ENOENT);
+        }
+        Ok(())
+    }
+
+    /// Reclaims every page of this file's mapping, without sleeping on the mmap lock. Returns how
+    /// many pages it freed.
+    fn reclaim(&self) -> usize {
+        let (mm, start, which) = {
+            let mapping = self.mapping.lock();
+            let Ok((mm, start)) = mapping.locate(0) else {
+                return 0;
+            };
+            let mut which = [false; MAX_PAGES];
+            for (w, p) in which.iter_mut().zip(mapping.pages.iter()) {
+                *w = p.is_some();
+            }
+            (mm, start, which)
+        };
+        if !which.iter().any(|w| *w) {
+            return 0;
+        }
+        let Some(mm) = mm.mmget_not_zero() else {
+            return 0;
+        };
+        // The last `mmput` must not run in reclaim.
+        let mm = MmWithUser::use_mmput_async(mm);
+        let Some(guard) = mm.mmap_read_trylock() else {
+            return 0;
+        };
+        let Some(vma) = guard.vma_lookup(start) else {
+            return 0;
+        };
+        if vma.as_driver_vma(&VM_OPS, self).is_none() {
+            return 0;
+        }
+        let (pages, n) = self.zap(vma, start, &which);
+        drop(guard);
+        give_back(&RECLAIMED, n);
+        drop(pages);
+        n
+    }
+}
+
+#[vtable]
+impl MiscDevice for SampleFile {
+    type Ptr = Arc<SampleFile>;
+
+    fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<Arc<SampleFile>> {
+        let file = Arc::pin_init(
+            pin_init!(SampleFile {
+                mapping <- new_spinlock!(Mapping {
+                    mm: None,
+                    start: 0,
+                    npages: 0,
+                    mapped: false,
+                    pages: [const { None }; MAX_PAGES],
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
+        let registry = registry();
+        let mut files = registry.files.lock();
+        match files.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(file.clone()),
+            None => files.push(Some(file.clone()), GFP_ATOMIC)?,
+        }
+        Ok(file)
+    }
+
+    fn release(file: Arc<SampleFile>) {
+        {
+            let registry = registry();
+            let mut files = registry.files.lock();
+            if let Some(slot) = files
+                .iter_mut()
+                .find(|slot| slot.as_ref().is_some_and(|f| core::ptr::eq(&**f, &*file)))
+            {
+                *slot = None;
+            }
+        }
+        // The mapping is gone too (it holds a reference to the file), so there are no pages.
+        let mm = file.mapping.lock().mm.take();
+        drop(mm);
+    }
+
+    fn mmap(file: ArcBorrow<'_, SampleFile>, vma: &VmAreaNew) -> Result {
+        let size = vma.end() - vma.start();
+        if size > MAX_PAGES * PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // Read-only, for good: `mprotect(PROT_WRITE)` fails later too.
+        vma.try_clear_maywrite()?;
+        vma.set_dontcopy();
+        let old = {
+            let mut mapping = file.mapping.lock();
+            if mapping.mapped {
+                return Err(EBUSY);
+            }
+            mapping.start = vma.start();
+            mapping.npages = size / PAGE_SIZE;
+            mapping.mapped = true;
+            mapping.mm.replace(ARef::from(&**vma.mm()))
+        };
+        drop(old);
+        vma.set_vm_ops(&VM_OPS, file.into());
+        Ok(())
+    }
+
+    fn ioctl(file: ArcBorrow<'_, SampleFile>, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            INSERT | INSERT_WRITE_LOCKED => {
+                let args = UserSlice::new(arg, core::mem::size_of::<InsertArgs>())
+                    .reader()
+                    .read::<InsertArgs>()?;
+                SampleFile::insert(file, args, cmd == INSERT_WRITE_LOCKED)?;
+            }
+            ZAP => SampleFile::zap_one(file, arg)?,
+            STATS => {
+                let stats = Stats {
+                    held: HELD.load(Ordering::Relaxed),
+                    inserted: INSERTED.load(Ordering::Relaxed),
+                    zapped: ZAPPED.load(Ordering::Relaxed),
+                    reclaimed: RECLAIMED.load(Ordering::Relaxed),
+                    freed: FREED.load(Ordering::Relaxed),
+                };
+                UserSlice::new(arg, core::mem::size_of::<Stats>())
+                    .writer()
+                    .write(&stats)?;
+            }
+            _ => return Err(ENOTTY),
+        }
+        Ok(0)
+    }
+}
+
+/// The shrinker, registered with raw bindings (6.12 has no Rust shrinker abstraction).
+///
+/// # Invariants
+///
+/// `0` was returned by `shrinker_alloc`, set up and registered with `shrinker_register`.
+struct Shrinker(*mut bindings::shrinker);
+
+// SAFETY: The shrinker may be freed from any thread.
+unsafe impl Send for Shrinker {}
+// SAFETY: `&Shrinker` offers nothing.
+unsafe impl Sync for Shrinker {}
+
+impl Shrinker {
+    fn register() -> Result<Self> {
+        // SAFETY: The format is a plain string without conversions.
+        let shrinker =
+            unsafe { bindings::shrinker_alloc(0, c_str!("rust_mm_sample").as_char_ptr()) };
+        if shrinker.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `shrinker` was just allocated and is not registered yet: nobody else uses it.
+        unsafe {
+            (*shrinker).count_objects = Some(shrink_count);
+            (*shrinker).scan_objects = Some(shrink_scan);
+            (*shrinker).seeks = bindings::DEFAULT_SEEKS as _;
+            bindings::shrinker_register(shrinker);
+        }
+        // INVARIANT: allocated, set up and registered just above.
+        Ok(Self(shrinker))
+    }
+}
+
+impl Drop for Shrinker {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants the shrinker is registered; `shrinker_free` unregisters
+        // it and waits for running callbacks.
+        unsafe { bindings::shrinker_free(self.0) };
+    }
+}
+
+/// `count_objects`: the pages the driver holds.
+unsafe extern "C" fn shrink_count(
+    _shrinker: *mut bindings::shrinker,
+    _sc: *mut bindings::shrink_control,
+) -> c_ulong {
+    match HELD.load(Ordering::Relaxed) {
+        0 => bindings::SHRINK_EMPTY as c_ulong,
+        n => n as c_ulong,
+    }
+}
+
+/// `scan_objects`: reclaims up to `nr_to_scan` pages, file by file.
+///
+/// # Safety
+///
+/// Called by the shrinker core with a valid `sc`.
+unsafe extern "C" fn shrink_scan(
+    _shrinker: *mut bindings::shrinker,
+    sc: *mut bindings::shrink_control,
+) -> c_ulong {
+    // SAFETY: `sc` is valid for the duration of the call.
+    let nr_to_scan = unsafe { (*sc).nr_to_scan } as usize;
+    let registry = registry();
+    let mut freed = 0;
+    let mut i = 0;
+    while freed < nr_to_scan {
+        let file = {
+            let files = registry.files.lock();
+            match files.get(i) {
+                Some(file) => file.clone(),
+                None => break,
+            }
+        };
+        i += 1;
+        if let Some(file) = file {
+            freed += file.reclaim();
+        }
+    }
+    freed as c_ulong
+}
+
+struct RustMmSample {
+    misc: Option<Pin<KBox<MiscDeviceRegistration<SampleFile>>>>,
+    shrinker: Option<Shrinker>,
+}
+
+impl kernel::Module for RustMmSample {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let registry = Arc::pin_init(
+            pin_init!(Registry {
+                files <- new_spinlock!(KVec::new()),
+            }),
+            GFP_KERNEL,
+        )?;
+        REGISTRY.store(Arc::into_raw(registry).cast_mut(), Ordering::Release);
+        let mut this = RustMmSample {
+            misc: None,
+            shrinker: None,
+        };
+        // On an error, `drop(this)` undoes what was done.
+        this.shrinker = Some(Shrinker::register()?);
+        let opts = MiscDeviceOptions {
+            name: c_str!("rust-mm-sample"),
+        };
+        this.misc = Some(KBox::pin_init(
+            MiscDeviceRegistration::register(opts, module),
+            GFP_KERNEL,
+        )?);
+        pr_info!("/dev/rust-mm-sample is ready\n");
+        Ok(this)
+    }
+}
+
+impl Drop for RustMmSample {
+    fn drop(&mut self) {
+        // No file is open (each holds a reference on the module), so no page is held.
+        drop(self.misc.take());
+        drop(self.shrinker.take());
+        let registry = REGISTRY.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: `init` stored this pointer from `Arc::into_raw`; nothing can use it anymore.
+        drop(unsafe { Arc::from_raw(registry) });
+        pr_info!("unloaded; pages held: {}\n", HELD.load(Ordering::Relaxed));
+    }
+}
