@@ -17,7 +17,7 @@ find "$obj" -name '*.ko' -exec cp {} "$root/lib/modules/" \;
 
 # Userspace programs are built from the prepared tree, against its uapi and
 # the kselftest harness.
-CFLAGS=(-static -O2 -Wall -Werror -I"$SRC/tools/testing/selftests" -I"$SRC/include/uapi" -I"$SRC/samples/rust")
+CFLAGS=(-static -O2 -Wall -Werror -I"$SRC/tools/testing/selftests" -I"$SRC/samples/rust")
 shopt -s nullglob
 for t in "$SRC"/tools/testing/selftests/rust_mm/*.c; do
 	gcc "${CFLAGS[@]}" -o "$root/tests/$(basename "$t" .c)" "$t" -lpthread ||

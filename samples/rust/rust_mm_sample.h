@@ -4,7 +4,9 @@
  * /dev/rust-mm-sample that shows the Rust mm abstractions at work.
  *
  * A process maps the device read-only (PROT_READ, MAP_SHARED or MAP_PRIVATE,
- * at most RUST_MM_SAMPLE_MAX_PAGES pages, offset 0) once per open file. The
+ * at most RUST_MM_SAMPLE_MAX_PAGES pages, offset 0) once per open file: a
+ * writable or larger mapping, or another offset, fails with EINVAL, and a
+ * second mapping while the first exists with EBUSY. The
  * mapping starts empty: touching a page that the driver has not inserted
  * gives SIGBUS. The ioctls insert and zap pages of that mapping by index.
  */
@@ -40,7 +42,10 @@ struct rust_mm_sample_stats {
 #define RUST_MM_SAMPLE_INSERT _IOW('|', 0x81, struct rust_mm_sample_insert)
 /* The same, through the mmap write lock. */
 #define RUST_MM_SAMPLE_INSERT_WRITE_LOCKED _IOW('|', 0x82, struct rust_mm_sample_insert)
-/* Zaps the page at index (the argument itself); errors as for INSERT. */
+/*
+ * Zaps the page at index (the argument itself); errors as for INSERT, and
+ * ENOENT if no page is inserted there.
+ */
 #define RUST_MM_SAMPLE_ZAP _IO('|', 0x83)
 /* Reads the counters. */
 #define RUST_MM_SAMPLE_STATS _IOR('|', 0x84, struct rust_mm_sample_stats)

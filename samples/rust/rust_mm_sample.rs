@@ -353,7 +353,7 @@ impl MiscDevice for SampleFile {
 
     fn mmap(file: ArcBorrow<'_, SampleFile>, vma: &VmAreaNew) -> Result {
         let size = vma.end() - vma.start();
-        if size > MAX_PAGES * PAGE_SIZE {
+        if size > MAX_PAGES * PAGE_SIZE || vma.pgoff() != 0 {
             return Err(EINVAL);
         }
         // Read-only, for good: `mprotect(PROT_WRITE)` fails later too.

@@ -274,6 +274,17 @@ impl VmAreaRef {
         unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
     }
 
+    /// Returns the offset of the VMA's start in its file (`vm_pgoff`), in pages.
+    ///
+    /// For a file mapping, this is the `offset` argument of `mmap` divided by the page size.
+    #[inline]
+    pub fn pgoff(&self) -> usize {
+        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
+        // read lock, so this access is not a data race: `vm_pgoff` only changes with the mmap
+        // write lock and the VMA write lock held.
+        unsafe { (*self.as_ptr()).vm_pgoff }
+    }
+
     /// Zap pages in the given page range.
     ///
     /// This clears the page table mappings for the range `address..address + size`, which must

@@ -1,0 +1,779 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tests of samples/rust/rust_mm_sample.rs through /dev/rust-mm-sample.
+ *
+ * Every case checks what the driver did, not only what it returned: the bytes
+ * a page reads back, the signal an access gives, the driver's counters, and
+ * that memory which is not the driver's is left alone.
+ *
+ * The device must be there (the module loaded): a missing device is a
+ * failure, not a skip. The reclaim case writes /proc/sys/vm/drop_caches and
+ * so needs root.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "rust_mm_sample.h"
+
+#define DEV_PATH	"/dev/rust-mm-sample"
+#define NPAGES		4
+
+/* What an access did: 0 if it read a byte, else the signal it raised. */
+struct probe {
+	int signo;
+	int code;
+	void *addr;
+	unsigned char byte;
+};
+
+static sigjmp_buf probe_env;
+static volatile sig_atomic_t probe_signo;
+static volatile sig_atomic_t probe_code;
+static void *volatile probe_addr;
+
+static void probe_handler(int sig, siginfo_t *si, void *uctx)
+{
+	probe_signo = sig;
+	probe_code = si->si_code;
+	probe_addr = si->si_addr;
+	siglongjmp(probe_env, 1);
+}
+
+/* Reads the byte at @p, catching SIGBUS and SIGSEGV. */
+static struct probe probe_read(const void *p)
+{
+	struct sigaction sa, old_bus, old_segv;
+	struct probe r = { 0 };
+	volatile unsigned char byte = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = probe_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_bus);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	probe_signo = 0;
+	probe_code = 0;
+	probe_addr = NULL;
+	if (sigsetjmp(probe_env, 1) == 0)
+		byte = *(const volatile unsigned char *)p;
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	r.signo = probe_signo;
+	r.code = probe_code;
+	r.addr = probe_addr;
+	r.byte = byte;
+	return r;
+}
+
+/* Whether touching @p gives a SIGBUS for exactly that address. */
+static bool gives_sigbus(const void *p)
+{
+	struct probe r = probe_read(p);
+
+	return r.signo == SIGBUS && r.code == BUS_ADRERR && r.addr == p;
+}
+
+static long page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Checks that the page at @p reads @fill in every byte. Returns 0 if so, the
+ * signal number if touching it faulted, or -1 (and logs) on a wrong byte.
+ */
+static int page_reads(const void *p, unsigned char fill)
+{
+	const volatile unsigned char *b = p;
+	struct probe r = probe_read(p);
+	long i;
+
+	if (r.signo)
+		return r.signo;
+	for (i = 0; i < page_size(); i++) {
+		if (b[i] != fill) {
+			fprintf(stderr, "# byte %ld of page %p is 0x%02x, not 0x%02x\n",
+				i, p, b[i], fill);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int do_insert(int fd, unsigned long cmd, __u32 index, __u32 fill)
+{
+	struct rust_mm_sample_insert arg = { .index = index, .fill = fill };
+
+	return ioctl(fd, cmd, &arg) ? errno : 0;
+}
+
+static int insert(int fd, __u32 index, __u32 fill)
+{
+	return do_insert(fd, RUST_MM_SAMPLE_INSERT, index, fill);
+}
+
+static int insert_wl(int fd, __u32 index, __u32 fill)
+{
+	return do_insert(fd, RUST_MM_SAMPLE_INSERT_WRITE_LOCKED, index, fill);
+}
+
+static int zap(int fd, unsigned long index)
+{
+	return ioctl(fd, RUST_MM_SAMPLE_ZAP, index) ? errno : 0;
+}
+
+static int get_stats(int fd, struct rust_mm_sample_stats *st)
+{
+	memset(st, 0xff, sizeof(*st));
+	return ioctl(fd, RUST_MM_SAMPLE_STATS, st) ? errno : 0;
+}
+
+static void log_stats(const char *what, const struct rust_mm_sample_stats *st)
+{
+	fprintf(stderr,
+		"# %s: held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu\n",
+		what, (unsigned long long)st->held,
+		(unsigned long long)st->inserted,
+		(unsigned long long)st->zapped,
+		(unsigned long long)st->reclaimed,
+		(unsigned long long)st->freed);
+}
+
+static bool stats_consistent(const struct rust_mm_sample_stats *st)
+{
+	return st->held == st->inserted - st->zapped - st->reclaimed - st->freed;
+}
+
+/* Whether the ioctl error is one the driver gives for "not my mapping". */
+static bool is_refusal(int err)
+{
+	return err == EINVAL || err == ENXIO;
+}
+
+static int open_dev(void)
+{
+	return open(DEV_PATH, O_RDWR | O_CLOEXEC);
+}
+
+static void *map_dev(int fd, size_t len, int prot, int flags, off_t off)
+{
+	return mmap(NULL, len, prot, flags, fd, off);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Whether /proc/self/maps has a mapping that starts at @addr. */
+static int maps_has(void *addr)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strtoul(line, NULL, 16) == (unsigned long)addr) {
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, "2\n", 2) != 2)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* A pattern that no driver page (every byte the same) can look like. */
+static unsigned char pattern_byte(size_t i)
+{
+	return (unsigned char)(i * 31 + 7);
+}
+
+FIXTURE(mm)
+{
+	long psz;
+	size_t len;
+	int fd;
+	char *map;
+};
+
+FIXTURE_SETUP(mm)
+{
+	self->map = MAP_FAILED;
+	self->psz = page_size();
+	self->len = NPAGES * self->psz;
+	self->fd = open_dev();
+	ASSERT_LE(0, self->fd)
+		TH_LOG("open %s: %s (is the rust_mm_sample module loaded?)",
+		       DEV_PATH, strerror(errno));
+	self->map = map_dev(self->fd, self->len, PROT_READ, MAP_SHARED, 0);
+	ASSERT_NE(MAP_FAILED, self->map)
+		TH_LOG("mmap of %d pages: %s", NPAGES, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(mm)
+{
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->len);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Pages inserted with INSERT read their fill byte over the whole page. */
+TEST_F(mm, insert_read_back)
+{
+	static const __u32 fills[NPAGES] = { 'A', 'B', 'C', 0x1c3 };
+	struct rust_mm_sample_stats before, after;
+	int i;
+
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_EQ(0, insert(self->fd, i, fills[i]));
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_EQ(0, page_reads(self->map + i * self->psz,
+					(unsigned char)fills[i]))
+			TH_LOG("page %d", i);
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.inserted + NPAGES, after.inserted);
+	EXPECT_EQ(before.held + NPAGES, after.held);
+}
+
+/* The same through the mmap write lock. */
+TEST_F(mm, insert_write_locked_read_back)
+{
+	struct rust_mm_sample_stats before, after;
+
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	ASSERT_EQ(0, insert_wl(self->fd, 2, 'W'));
+	ASSERT_EQ(0, insert_wl(self->fd, 0, 0x5a));
+	EXPECT_EQ(0, page_reads(self->map + 2 * self->psz, 'W'));
+	EXPECT_EQ(0, page_reads(self->map, 0x5a));
+	/* The pages next to them were not inserted. */
+	EXPECT_TRUE(gives_sigbus(self->map + 1 * self->psz));
+	EXPECT_TRUE(gives_sigbus(self->map + 3 * self->psz));
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.inserted + 2, after.inserted);
+	EXPECT_EQ(before.held + 2, after.held);
+}
+
+/* A page that was never inserted gives SIGBUS. */
+TEST_F(mm, untouched_page_sigbus)
+{
+	int i;
+
+	for (i = 0; i < NPAGES; i++) {
+		struct probe r = probe_read(self->map + i * self->psz);
+
+		EXPECT_EQ(SIGBUS, r.signo) TH_LOG("page %d", i);
+		EXPECT_EQ(BUS_ADRERR, r.code);
+		EXPECT_EQ(self->map + i * self->psz, r.addr);
+	}
+}
+
+/* ZAP takes the page away: the next access gives SIGBUS. */
+TEST_F(mm, zap_then_sigbus)
+{
+	struct rust_mm_sample_stats before, after;
+	char *page1 = self->map + self->psz;
+	struct probe r;
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'K'));
+	ASSERT_EQ(0, insert(self->fd, 1, 'Z'));
+	ASSERT_EQ(0, page_reads(page1, 'Z'));
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	ASSERT_EQ(0, zap(self->fd, 1));
+	r = probe_read(page1 + 123);
+	EXPECT_EQ(SIGBUS, r.signo);
+	EXPECT_EQ(BUS_ADRERR, r.code);
+	EXPECT_EQ(page1 + 123, r.addr);
+	/* Only that page went away. */
+	EXPECT_EQ(0, page_reads(self->map, 'K'));
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.zapped + 1, after.zapped);
+	EXPECT_EQ(before.held - 1, after.held);
+	/* The index is free again. */
+	ASSERT_EQ(0, insert(self->fd, 1, 'N'));
+	EXPECT_EQ(0, page_reads(page1, 'N'));
+}
+
+/* INSERT outside the mapping is EINVAL and inserts nothing. */
+TEST_F(mm, insert_out_of_range)
+{
+	static const __u32 bad[] = { NPAGES, RUST_MM_SAMPLE_MAX_PAGES,
+				     RUST_MM_SAMPLE_MAX_PAGES + 1, 0xffffffffu };
+	struct rust_mm_sample_stats before, after;
+	unsigned int i;
+
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(EINVAL, insert(self->fd, bad[i], 'X'))
+			TH_LOG("INSERT index %u", bad[i]);
+		EXPECT_EQ(EINVAL, insert_wl(self->fd, bad[i], 'X'))
+			TH_LOG("INSERT_WRITE_LOCKED index %u", bad[i]);
+	}
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.inserted, after.inserted);
+	EXPECT_EQ(before.held, after.held);
+}
+
+/* ZAP outside the mapping is EINVAL and zaps nothing. */
+TEST_F(mm, zap_out_of_range)
+{
+	static const unsigned long bad[] = { NPAGES, RUST_MM_SAMPLE_MAX_PAGES,
+					     0xffffffffUL, ~0UL };
+	struct rust_mm_sample_stats before, after;
+	unsigned int i;
+
+	ASSERT_EQ(0, insert(self->fd, NPAGES - 1, 'L'));
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		EXPECT_EQ(EINVAL, zap(self->fd, bad[i]))
+			TH_LOG("ZAP index %lu", bad[i]);
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.zapped, after.zapped);
+	EXPECT_EQ(0, page_reads(self->map + (NPAGES - 1) * self->psz, 'L'));
+}
+
+/* A second INSERT at the same index is EBUSY and keeps the first page. */
+TEST_F(mm, double_insert_ebusy)
+{
+	struct rust_mm_sample_stats before, after;
+
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	ASSERT_EQ(0, insert(self->fd, 1, 'A'));
+	EXPECT_EQ(EBUSY, insert(self->fd, 1, 'B'));
+	EXPECT_EQ(EBUSY, insert_wl(self->fd, 1, 'C'));
+	EXPECT_EQ(0, page_reads(self->map + self->psz, 'A'));
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.inserted + 1, after.inserted);
+	EXPECT_EQ(before.held + 1, after.held);
+}
+
+/* A writable mapping is refused, and the refusal leaves no mapping behind. */
+TEST_F(mm, writable_mmap_refused)
+{
+	int fd = open_dev();
+	void *p;
+
+	ASSERT_LE(0, fd);
+	p = map_dev(fd, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	if (p == MAP_FAILED) {
+		EXPECT_TRUE(errno == EACCES || errno == EINVAL)
+			TH_LOG("MAP_SHARED PROT_WRITE: %s", strerror(errno));
+	} else {
+		munmap(p, self->len);
+	}
+
+	p = map_dev(fd, self->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	if (p == MAP_FAILED) {
+		EXPECT_TRUE(errno == EACCES || errno == EINVAL)
+			TH_LOG("MAP_PRIVATE PROT_WRITE: %s", strerror(errno));
+	} else {
+		munmap(p, self->len);
+	}
+
+	/* The failed attempts did not count as "the" mapping of the file. */
+	p = map_dev(fd, self->len, PROT_READ, MAP_SHARED, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("read-only mmap: %s", strerror(errno));
+	EXPECT_EQ(0, insert(fd, 0, 'R'));
+	EXPECT_EQ(0, page_reads(p, 'R'));
+	munmap(p, self->len);
+	close(fd);
+}
+
+/* mprotect() cannot make the mapping writable later (VM_MAYWRITE is gone). */
+TEST_F(mm, mprotect_write_refused)
+{
+	int fd;
+	void *p;
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'P'));
+	EXPECT_EQ(-1, mprotect(self->map, self->len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(-1, mprotect(self->map, self->psz, PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	/* Still mapped and read-only: reads work, the page is unchanged. */
+	EXPECT_EQ(0, page_reads(self->map, 'P'));
+
+	/* A private read-only mapping cannot be made writable either. */
+	fd = open_dev();
+	ASSERT_LE(0, fd);
+	p = map_dev(fd, self->len, PROT_READ, MAP_PRIVATE, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("MAP_PRIVATE mmap: %s", strerror(errno));
+	EXPECT_EQ(-1, mprotect(p, self->len, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, self->len);
+	close(fd);
+}
+
+/* More than RUST_MM_SAMPLE_MAX_PAGES pages is EINVAL; exactly that is fine. */
+TEST_F(mm, mmap_too_large_refused)
+{
+	size_t max = RUST_MM_SAMPLE_MAX_PAGES * self->psz;
+	int fd = open_dev();
+	char *p;
+
+	ASSERT_LE(0, fd);
+	p = map_dev(fd, max + self->psz, PROT_READ, MAP_SHARED, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	if (p != MAP_FAILED)
+		munmap(p, max + self->psz);
+
+	p = map_dev(fd, max, PROT_READ, MAP_SHARED, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap of the maximum: %s", strerror(errno));
+	EXPECT_EQ(0, insert(fd, RUST_MM_SAMPLE_MAX_PAGES - 1, 'M'));
+	EXPECT_EQ(0, page_reads(p + max - self->psz, 'M'));
+	EXPECT_EQ(EINVAL, insert(fd, RUST_MM_SAMPLE_MAX_PAGES, 'M'));
+	munmap(p, max);
+	close(fd);
+}
+
+/* A nonzero offset is EINVAL. */
+TEST_F(mm, mmap_offset_refused)
+{
+	int fd = open_dev();
+	void *p;
+
+	ASSERT_LE(0, fd);
+	p = map_dev(fd, self->psz, PROT_READ, MAP_SHARED, self->psz);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	if (p != MAP_FAILED)
+		munmap(p, self->psz);
+	close(fd);
+}
+
+/* One mapping per open file: a second mmap while it exists is EBUSY. */
+TEST_F(mm, second_mmap_ebusy)
+{
+	void *p = map_dev(self->fd, self->len, PROT_READ, MAP_SHARED, 0);
+
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EBUSY, errno);
+	if (p != MAP_FAILED)
+		munmap(p, self->len);
+	/* The first mapping is still the one INSERT goes to. */
+	ASSERT_EQ(0, insert(self->fd, 0, 'F'));
+	EXPECT_EQ(0, page_reads(self->map, 'F'));
+}
+
+/* After munmap the same file can be mapped again. */
+TEST_F(mm, remap_after_munmap)
+{
+	char *p;
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'O'));
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	self->map = MAP_FAILED;
+	p = map_dev(self->fd, self->len, PROT_READ, MAP_SHARED, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("second mmap: %s", strerror(errno));
+	self->map = p;
+	/* The new mapping starts empty. */
+	EXPECT_TRUE(gives_sigbus(p));
+	ASSERT_EQ(0, insert(self->fd, 0, 'Q'));
+	EXPECT_EQ(0, page_reads(p, 'Q'));
+}
+
+/* VM_DONTCOPY: a forked child has no mapping at that address. */
+TEST_F(mm, fork_child_has_no_mapping)
+{
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'D'));
+	ASSERT_EQ(1, maps_has(self->map));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct probe r;
+
+		if (maps_has(self->map) != 0)
+			_exit(1);
+		r = probe_read(self->map);
+		if (r.signo == 0)
+			_exit(2);
+		if (r.signo != SIGSEGV || r.code != SEGV_MAPERR)
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child: 1 = mapping in its maps, 2 = page readable, 3 = not SEGV_MAPERR");
+	/* The parent keeps its mapping and page. */
+	EXPECT_EQ(0, page_reads(self->map, 'D'));
+}
+
+/*
+ * Fills the first half of @p with pattern_byte() and leaves the second half
+ * untouched (no page yet: a page inserted there would show as non-zero).
+ */
+static void fill_half(char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len / 2; i++)
+		p[i] = pattern_byte(i);
+}
+
+/* Returns the offset of the first byte that fill_half() did not leave, or -1. */
+static long check_half(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char want = i < len / 2 ? pattern_byte(i) : 0;
+
+		if ((unsigned char)p[i] != want)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * CVE-2026-43434 regression: the driver must not insert into (or zap)
+ * whatever the process mapped at the address after the driver's mapping went
+ * away.
+ */
+TEST_F(mm, cve_2026_43434_munmap_remap_anon)
+{
+	struct rust_mm_sample_stats before, after;
+	char *anon;
+	long bad;
+	int i, err;
+
+	ASSERT_EQ(0, insert(self->fd, 0, 0xee));
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	anon = mmap(self->map, self->len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(self->map, anon) TH_LOG("MAP_FIXED: %s", strerror(errno));
+	fill_half(anon, self->len);
+
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	for (i = 0; i < NPAGES; i++) {
+		err = insert(self->fd, i, 0xab);
+		EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT %d: %s", i, strerror(err));
+		err = insert_wl(self->fd, i, 0xab);
+		EXPECT_TRUE(is_refusal(err))
+			TH_LOG("INSERT_WRITE_LOCKED %d: %s", i, strerror(err));
+		err = zap(self->fd, i);
+		EXPECT_TRUE(is_refusal(err)) TH_LOG("ZAP %d: %s", i, strerror(err));
+	}
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.inserted, after.inserted);
+	EXPECT_EQ(before.zapped, after.zapped);
+
+	bad = check_half(anon, self->len);
+	EXPECT_EQ(-1, bad)
+		TH_LOG("anonymous memory changed at offset %ld: 0x%02x", bad,
+		       (unsigned char)anon[bad < 0 ? 0 : bad]);
+	/* The teardown unmaps it: it has the same address and length. */
+}
+
+/* The same, when only the first page of the mapping was replaced. */
+TEST_F(mm, partial_munmap_remap_anon)
+{
+	char *anon;
+	long bad;
+	int err;
+
+	ASSERT_EQ(0, munmap(self->map, self->psz));
+	anon = mmap(self->map, self->psz, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(self->map, anon) TH_LOG("MAP_FIXED: %s", strerror(errno));
+	err = insert(self->fd, 0, 0xab);
+	EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT 0: %s", strerror(err));
+	err = insert_wl(self->fd, 0, 0xab);
+	EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT_WRITE_LOCKED 0: %s", strerror(err));
+	/* Nothing was written to it, so all of it must read zero. */
+	for (bad = 0; bad < self->psz; bad++)
+		if (anon[bad])
+			break;
+	EXPECT_EQ(self->psz, bad) TH_LOG("anonymous page is not zero at %ld", bad);
+}
+
+/* INSERT and ZAP after munmap fail cleanly, with nothing mapped there. */
+TEST_F(mm, insert_after_munmap)
+{
+	struct rust_mm_sample_stats before, after;
+	int err;
+
+	ASSERT_EQ(0, insert(self->fd, 2, 'U'));
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	ASSERT_EQ(0, maps_has(self->map));
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	err = insert(self->fd, 0, 'U');
+	EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT: %s", strerror(err));
+	err = insert_wl(self->fd, 1, 'U');
+	EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT_WRITE_LOCKED: %s", strerror(err));
+	err = zap(self->fd, 2);
+	EXPECT_TRUE(is_refusal(err)) TH_LOG("ZAP: %s", strerror(err));
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.inserted, after.inserted);
+	EXPECT_EQ(before.held, after.held);
+	/* The munmap did not create anything at the address either. */
+	EXPECT_EQ(0, maps_has(self->map));
+	self->map = MAP_FAILED;
+}
+
+/* The shrinker takes inserted pages back on drop_caches. */
+TEST_F_TIMEOUT(mm, drop_caches_reclaims, 120)
+{
+	struct rust_mm_sample_stats before, after;
+	int i, tries;
+
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_EQ(0, insert(self->fd, i, 'a' + i));
+	ASSERT_EQ(0, page_reads(self->map, 'a'));
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	log_stats("before drop_caches", &before);
+	/* The shrinker only trylocks the mmap lock: give it a few chances. */
+	for (tries = 0; tries < 5; tries++) {
+		ASSERT_EQ(0, drop_caches())
+			TH_LOG("writing /proc/sys/vm/drop_caches (needs root)");
+		ASSERT_EQ(0, get_stats(self->fd, &after));
+		if (after.reclaimed - before.reclaimed >= NPAGES)
+			break;
+		sleep_ms(100);
+	}
+	log_stats("after drop_caches", &after);
+	EXPECT_LE(before.reclaimed + NPAGES, after.reclaimed);
+	EXPECT_GE(before.held - NPAGES, after.held);
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_TRUE(gives_sigbus(self->map + i * self->psz))
+			TH_LOG("page %d still readable after reclaim", i);
+	/* The indices are free again. */
+	ASSERT_EQ(0, insert(self->fd, 0, 'r'));
+	EXPECT_EQ(0, page_reads(self->map, 'r'));
+}
+
+/*
+ * A process that exits with pages in its mapping gives them all back, and the
+ * device keeps working.
+ */
+TEST_F(mm, exit_with_pages_mapped)
+{
+	struct rust_mm_sample_stats before, after;
+	int status, fd, waited;
+	pid_t pid;
+	void *p;
+
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int cfd = open_dev();
+		char *cmap;
+		int i;
+
+		if (cfd < 0)
+			_exit(1);
+		cmap = map_dev(cfd, self->len, PROT_READ, MAP_SHARED, 0);
+		if (cmap == MAP_FAILED)
+			_exit(2);
+		for (i = 0; i < NPAGES; i++)
+			if (insert(cfd, i, 'e'))
+				_exit(3);
+		if (page_reads(cmap + (NPAGES - 1) * self->psz, 'e'))
+			_exit(4);
+		_exit(0);	/* no munmap, no close */
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child: 1 = open, 2 = mmap, 3 = INSERT, 4 = read back");
+
+	/* The teardown of the child's address space may finish later. */
+	for (waited = 0; waited <= 2000; waited += 50) {
+		ASSERT_EQ(0, get_stats(self->fd, &after));
+		if (after.held == before.held)
+			break;
+		sleep_ms(50);
+	}
+	log_stats("before the child", &before);
+	log_stats("after the child", &after);
+	EXPECT_EQ(before.held, after.held);
+	EXPECT_EQ(before.inserted + NPAGES, after.inserted);
+	EXPECT_LE(before.freed + before.reclaimed + NPAGES,
+		  after.freed + after.reclaimed);
+
+	/* A new open, mmap and INSERT work. */
+	fd = open_dev();
+	ASSERT_LE(0, fd);
+	p = map_dev(fd, self->len, PROT_READ, MAP_SHARED, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, insert(fd, 0, 'n'));
+	EXPECT_EQ(0, page_reads(p, 'n'));
+	munmap(p, self->len);
+	close(fd);
+}
+
+/*
+ * held == inserted - zapped - reclaimed - freed, and each operation moves the
+ * counter it should.
+ */
+TEST_F(mm, stats_consistent)
+{
+	struct rust_mm_sample_stats st0, st1, st2;
+
+	ASSERT_EQ(0, get_stats(self->fd, &st0));
+	log_stats("start", &st0);
+	EXPECT_TRUE(stats_consistent(&st0));
+
+	ASSERT_EQ(0, insert(self->fd, 0, 's'));
+	ASSERT_EQ(0, insert_wl(self->fd, 1, 't'));
+	ASSERT_EQ(0, insert(self->fd, 2, 'u'));
+	ASSERT_EQ(0, zap(self->fd, 1));
+	ASSERT_EQ(0, get_stats(self->fd, &st1));
+	EXPECT_TRUE(stats_consistent(&st1));
+	EXPECT_EQ(st0.inserted + 3, st1.inserted);
+	EXPECT_EQ(st0.zapped + 1, st1.zapped);
+	EXPECT_EQ(st0.held + 2, st1.held);
+
+	/* munmap gives the two remaining pages back as "freed". */
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	self->map = MAP_FAILED;
+	ASSERT_EQ(0, get_stats(self->fd, &st2));
+	log_stats("end", &st2);
+	EXPECT_TRUE(stats_consistent(&st2));
+	EXPECT_EQ(st1.inserted, st2.inserted);
+	EXPECT_EQ(st1.held - 2, st2.held);
+	EXPECT_EQ(st1.freed + st1.reclaimed + 2, st2.freed + st2.reclaimed);
+}
+
+TEST_HARNESS_MAIN
