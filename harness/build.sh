@@ -6,7 +6,7 @@
 name=${1:?usage: build.sh NAME}
 [ -f "$BUILD/src.ok" ] || die "$SRC is not prepared: run harness/tree.sh"
 need_disk 6 "$BUILD"
-say "building $name ($(nproc) jobs; a cold build takes about 20 minutes)"
+say "building $name ($(nproc) jobs; a cold build takes about 15 minutes on 2 cores)"
 start=$(date +%s)
 kmake "$name" bzImage modules >"$BUILD/build-$name.log" 2>&1 || {
 	grep -E -B2 -A8 'error(\[E[0-9]+\])?:|Error [0-9]+' "$BUILD/build-$name.log" | head -n 60 >&2

@@ -989,11 +989,11 @@ pub fn kunit_test_mmap(size: usize, prot: usize, flags: usize) -> crate::error::
         return Err(EINVAL);
     }
 
+    let no_file = core::ptr::null_mut();
     // SAFETY: `test` is the test that the current thread runs, so it is valid for the duration of
     // this call. A null `file` asks for an anonymous mapping; all other arguments are checked by
     // `vm_mmap`.
-    let addr =
-        unsafe { bindings::kunit_vm_mmap(test, core::ptr::null_mut(), 0, size, prot, flags, 0) };
+    let addr = unsafe { bindings::kunit_vm_mmap(test, no_file, 0, size, prot, flags, 0) };
 
     // `kunit_vm_mmap` returns 0 if it could not attach an mm or allocate its bookkeeping, and
     // passes through an error value (`IS_ERR_VALUE`) if `vm_mmap` itself fails.

@@ -229,25 +229,18 @@ impl SampleFile {
         }
     }
 
-    /// Zaps the pages whose indices are set in `which` from `vma`, and returns them with their
-    /// count, to be freed by the caller once no lock is held.
-    fn zap(&self, vma: &VmAreaRef, start: usize, which: &[bool]) -> (KVec<Page>, usize) {
-        let mut zapped = KVec::new();
+    /// Zaps the pages whose indices are set in `which` from `vma`, drops the driver's references
+    /// to them, and returns how many there were.
+    fn zap(&self, vma: &VmAreaRef, start: usize, which: &[bool]) -> usize {
         let mut n = 0;
-        for (index, _) in which.iter().enumerate().filter(|(_, w)| **w) {
-            if vma
-                .zap_page_range_single(start + index * PAGE_SIZE, PAGE_SIZE)
-                .is_err()
-            {
-                continue;
-            }
-            if let Some(page) = self.mapping.lock().pages[index].take() {
-                n += 1;
-                // Without memory to keep it for later, free it right here.
-                let _ = zapped.push(page, GFP_NOWAIT);
+        for index in (0..which.len()).filter(|&i| which[i]) {
+            let addr = start + index * PAGE_SIZE;
+            if vma.zap_page_range_single(addr, PAGE_SIZE).is_ok() {
+                let page = self.mapping.lock().pages[index].take();
+                n += usize::from(page.is_some());
             }
         }
-        (zapped, n)
+        n
     }
 
     /// `ZAP`.
@@ -260,10 +253,9 @@ impl SampleFile {
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
         let mut which = [false; MAX_PAGES];
         which[index] = true;
-        let (pages, n) = this.zap(vma, start, &which);
+        let n = this.zap(vma, start, &which);
         drop(guard);
         give_back(&ZAPPED, n);
-        drop(pages);
         if n == 0 {
             return Err(ENOENT);
         }
@@ -301,10 +293,9 @@ impl SampleFile {
         if vma.as_driver_vma(&VM_OPS, self).is_none() {
             return 0;
         }
-        let (pages, n) = self.zap(vma, start, &which);
+        let n = self.zap(vma, start, &which);
         drop(guard);
         give_back(&RECLAIMED, n);
-        drop(pages);
         n
     }
 }
@@ -415,9 +406,9 @@ unsafe impl Sync for Shrinker {}
 
 impl Shrinker {
     fn register() -> Result<Self> {
+        let name = c_str!("rust_mm_sample");
         // SAFETY: The format is a plain string without conversions.
-        let shrinker =
-            unsafe { bindings::shrinker_alloc(0, c_str!("rust_mm_sample").as_char_ptr()) };
+        let shrinker = unsafe { bindings::shrinker_alloc(0, name.as_char_ptr()) };
         if shrinker.is_null() {
             return Err(ENOMEM);
         }
