@@ -54,11 +54,12 @@ use crate::{
 };
 use core::ops::Deref;
 
-mod ops;
+pub mod ops;
 pub(crate) use ops::mmap_failed;
 #[cfg(CONFIG_KUNIT = "y")]
 #[doc(hidden)]
 pub use ops::{kunit_test_mmap_file, kunit_test_munmap};
+#[doc(no_inline)]
 pub use ops::{DriverVma, VmFaultError, VmOperations, VmOpsTable};
 
 /// The integer type used for VMA flags.
