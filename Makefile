@@ -3,12 +3,13 @@
 
 H := harness
 
-.PHONY: run test shell prepare clean distclean help
+.PHONY: run test shell check prepare clean help
 
 help:
 	@echo "make run     build, boot and run the demo"
 	@echo "make test    build, boot and run every test; last line: N passed, N failed"
 	@echo "make shell   boot to an interactive shell with the series' modules"
+	@echo "make check   rustfmtcheck, CLIPPY=1 and rustdoc, without warnings"
 	@echo "make clean   remove build/ except the unpacked base and ccache"
 
 ## The demo (the main job).
@@ -23,6 +24,9 @@ test:
 shell:
 	@$(H)/prepare.sh test
 	@$(H)/boot.sh test shell
+
+check:
+	@$(H)/check.sh
 
 prepare:
 	@$(H)/prepare.sh test

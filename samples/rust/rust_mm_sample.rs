@@ -433,6 +433,10 @@ impl Drop for Shrinker {
 }
 
 /// `count_objects`: the pages the driver holds.
+///
+/// # Safety
+///
+/// Called by the shrinker core; the arguments are not used.
 unsafe extern "C" fn shrink_count(
     _shrinker: *mut bindings::shrinker,
     _sc: *mut bindings::shrink_control,
@@ -453,7 +457,7 @@ unsafe extern "C" fn shrink_scan(
     sc: *mut bindings::shrink_control,
 ) -> c_ulong {
     // SAFETY: `sc` is valid for the duration of the call.
-    let nr_to_scan = unsafe { (*sc).nr_to_scan } as usize;
+    let nr_to_scan = unsafe { (*sc).nr_to_scan };
     let registry = registry();
     let mut freed = 0;
     let mut i = 0;

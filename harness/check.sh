@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# check.sh: the kernel's own style gates on the prepared tree: rustfmtcheck,
+# a build with CLIPPY=1 and make rustdoc, each without a single warning.
+# Exits non-zero if any gate finds something, and names it.
+. "$(dirname "$0")/lib.sh"
+
+name=test
+"$TOP/harness/deps.sh"
+"$TOP/harness/tree.sh"
+"$TOP/harness/config.sh" "$name"
+failed=()
+
+# gate NAME LOG CMD...: run CMD into LOG; a failure or any warning fails NAME.
+gate() {
+	local gname=$1 log=$2
+	shift 2
+	say "check: $gname"
+	if ! "$@" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		failed+=("$gname (failed; log: $log)")
+	elif grep -qE '^(warning|error)(\[[A-Za-z0-9_]+\])?:|: warning:' "$log"; then
+		grep -E -A8 '^(warning|error)(\[[A-Za-z0-9_]+\])?:|: warning:' "$log" | head -n 60 >&2
+		failed+=("$gname (warnings; log: $log)")
+	fi
+}
+
+gate rustfmtcheck "$BUILD/check-rustfmt.log" kmake "$name" rustfmtcheck
+gate clippy "$BUILD/check-clippy.log" kmake "$name" CLIPPY=1 bzImage modules
+gate rustdoc "$BUILD/check-rustdoc.log" kmake "$name" rustdoc
+
+if [ ${#failed[@]} -ne 0 ]; then
+	printf 'check failed: %s\n' "${failed[@]}" >&2
+	exit 1
+fi
+say "check: rustfmtcheck, clippy and rustdoc are clean"
