@@ -3,13 +3,14 @@
 
 H := harness
 
-.PHONY: run test shell check prepare clean help
+.PHONY: run test shell check series prepare clean help
 
 help:
 	@echo "make run     build, boot and run the demo"
 	@echo "make test    build, boot and run every test; last line: N passed, N failed"
 	@echo "make shell   boot to an interactive shell with the series' modules"
 	@echo "make check   rustfmtcheck, CLIPPY=1 and rustdoc, without warnings"
+	@echo "make series  export the series as git format-patch files; checkpatch them"
 	@echo "make clean   remove build/ except the unpacked base and ccache"
 
 ## The demo (the main job).
@@ -27,6 +28,9 @@ shell:
 
 check:
 	@$(H)/check.sh
+
+series:
+	@$(H)/series.sh
 
 prepare:
 	@$(H)/prepare.sh test

@@ -268,7 +268,9 @@ impl VmAreaNew {
     /// data, and sets `VM_MIXEDMAP` and `VM_DONTEXPAND`.
     ///
     /// The VMA owns `data` from now on, and every copy or part of it takes its own reference; the
-    /// last VMA that goes away drops the last of them (see the [module docs](crate::mm::virt::ops)).
+    /// last VMA that goes away drops the last of them (see the [module docs]).
+    ///
+    /// [module docs]: crate::mm::virt::ops
     ///
     /// # Examples
     ///
