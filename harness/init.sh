@@ -10,6 +10,10 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 
+load_modules() {
+	for m in /lib/modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
+}
+
 # ktap_case N NAME CMD...: run CMD as test case N, its output as a subtest.
 ktap_case() {
 	n=$1 name=$2
@@ -52,19 +56,12 @@ test)
 	run_tests >/dev/ttyS1 2>&1
 	;;
 run)
-	for m in /lib/modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
-	if [ -x /bin/demo ]; then
-		/bin/demo
-		echo "rust-mm: demo exited with status $?"
-	else
-		# Until the sample driver's demo exists: the series' own doctests,
-		# which ran in this boot against real address spaces.
-		echo "rust-mm: the series' KUnit doctests in this boot:"
-		dmesg | grep -E '(ok|not ok) [0-9]+ rust_doctest_kernel_mm'
-	fi
+	load_modules
+	/bin/demo
+	echo "rust-mm: demo exited with status $?"
 	;;
 *)
-	for m in /lib/modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
+	load_modules
 	echo "rust-mm: modules loaded: $(ls /lib/modules 2>/dev/null)"
 	echo "rust-mm: exit the shell to power off"
 	setsid cttyhack sh

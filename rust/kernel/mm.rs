@@ -981,6 +981,29 @@ impl Drop for VmAreaReadGuard<'_> {
 #[cfg(CONFIG_KUNIT = "y")]
 #[doc(hidden)]
 pub fn kunit_test_mmap(size: usize, prot: usize, flags: usize) -> crate::error::Result<usize> {
+    // SAFETY: A null `file` asks for an anonymous mapping.
+    unsafe { kunit_vm_mmap(core::ptr::null_mut(), 0, size, prot, flags) }
+}
+
+/// Calls `kunit_vm_mmap(test, file, addr, size, prot, flags, 0)` for the current KUnit test, and
+/// returns the address of the mapping or the error. Test support only.
+///
+/// Fails with [`EINVAL`] when not called from a KUnit test.
+///
+/// # Safety
+///
+/// `file` is null or a valid file that the caller holds a reference to (the mapping takes its
+/// own).
+///
+/// [`EINVAL`]: crate::error::code::EINVAL
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) unsafe fn kunit_vm_mmap(
+    file: *mut bindings::file,
+    addr: usize,
+    size: usize,
+    prot: usize,
+    flags: usize,
+) -> crate::error::Result<usize> {
     use crate::error::{code::*, Error};
 
     // SAFETY: `kunit_get_current_test` has no safety requirements.
@@ -989,11 +1012,10 @@ pub fn kunit_test_mmap(size: usize, prot: usize, flags: usize) -> crate::error::
         return Err(EINVAL);
     }
 
-    let no_file = core::ptr::null_mut();
     // SAFETY: `test` is the test that the current thread runs, so it is valid for the duration of
-    // this call. A null `file` asks for an anonymous mapping; all other arguments are checked by
-    // `vm_mmap`.
-    let addr = unsafe { bindings::kunit_vm_mmap(test, no_file, 0, size, prot, flags, 0) };
+    // this call, and `file` is null or valid by the safety requirements. All other arguments are
+    // checked by `vm_mmap`.
+    let addr = unsafe { bindings::kunit_vm_mmap(test, file, addr, size, prot, flags, 0) };
 
     // `kunit_vm_mmap` returns 0 if it could not attach an mm or allocate its bookkeeping, and
     // passes through an error value (`IS_ERR_VALUE`) if `vm_mmap` itself fails.

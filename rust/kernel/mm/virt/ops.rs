@@ -525,8 +525,9 @@ pub fn kunit_test_mmap_file(
     flags: usize,
     mmap: Option<&mut dyn FnMut(&VmAreaNew) -> crate::error::Result>,
 ) -> crate::error::Result<usize> {
-    use crate::error::{code::*, from_err_ptr, from_result, Error};
+    use crate::error::{from_err_ptr, from_result};
     use crate::ffi::{c_int, c_void};
+    use crate::mm::kunit_vm_mmap;
 
     /// The `file_operations` of the test's file.
     struct Fops(bindings::file_operations);
@@ -564,49 +565,30 @@ pub fn kunit_test_mmap_file(
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     });
 
-    // SAFETY: `kunit_get_current_test` has no safety requirements.
-    let test = unsafe { bindings::kunit_get_current_test() };
-    if test.is_null() {
-        return Err(EINVAL);
-    }
     let prot = bindings::PROT_READ as usize;
-    let addr = match mmap {
-        None => {
-            let flags = flags | bindings::MAP_ANONYMOUS as usize;
-            // SAFETY: `test` is the test the current thread runs; no file means anonymous memory.
-            unsafe {
-                bindings::kunit_vm_mmap(test, core::ptr::null_mut(), addr, size, prot, flags, 0)
-            }
-        }
-        Some(mut mmap) => {
-            let name = crate::c_str!("rust-mm-kunit");
-            let private: *mut MmapFn<'_> = &mut mmap;
-            // SAFETY: `name` and `FOPS` are static; the private data is only used by
-            // `kunit_mmap`, while `mmap` is alive.
-            let file = from_err_ptr(unsafe {
-                bindings::anon_inode_getfile(
-                    name.as_char_ptr(),
-                    &FOPS.0,
-                    private.cast::<c_void>(),
-                    bindings::O_RDWR as c_int,
-                )
-            })?;
-            // SAFETY: `test` is the test the current thread runs, and `file` is a valid file
-            // whose reference we own; the mapping takes its own.
-            let addr = unsafe { bindings::kunit_vm_mmap(test, file, addr, size, prot, flags, 0) };
-            // SAFETY: We own this reference on `file` and do not use it afterwards.
-            unsafe { bindings::fput(file) };
-            addr
-        }
+    let Some(mut mmap) = mmap else {
+        let flags = flags | bindings::MAP_ANONYMOUS as usize;
+        // SAFETY: No file means anonymous memory.
+        return unsafe { kunit_vm_mmap(core::ptr::null_mut(), addr, size, prot, flags) };
     };
-    // `kunit_vm_mmap` returns 0 if it could not set up, or the error of `vm_mmap`.
-    if addr == 0 {
-        return Err(ENOMEM);
-    }
-    if addr > usize::MAX - bindings::MAX_ERRNO as usize {
-        return Err(Error::from_errno(addr as isize as c_int));
-    }
-    Ok(addr)
+    let name = crate::c_str!("rust-mm-kunit");
+    let private: *mut MmapFn<'_> = &mut mmap;
+    // SAFETY: `name` and `FOPS` are static; the private data is only used by `kunit_mmap`, while
+    // `mmap` is alive.
+    let file = from_err_ptr(unsafe {
+        bindings::anon_inode_getfile(
+            name.as_char_ptr(),
+            &FOPS.0,
+            private.cast::<c_void>(),
+            bindings::O_RDWR as c_int,
+        )
+    })?;
+    // SAFETY: `file` is a valid file whose reference we own.
+    let mapped = unsafe { kunit_vm_mmap(file, addr, size, prot, flags) };
+    // SAFETY: We own this reference on `file` and do not use it afterwards; the mapping, if any,
+    // took its own.
+    unsafe { bindings::fput(file) };
+    mapped
 }
 
 /// Unmaps `[addr, addr + size)` in the current thread's address space. Test support only.
