@@ -34,6 +34,18 @@ fi
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# One harness run at a time per machine: kernel builds take every core, and
+# runs share build directories. The first script takes the lock; the scripts
+# it starts inherit it.
+if [ -z "${RMM_LOCKED:-}" ] && command -v flock >/dev/null; then
+	exec 9>>"${RMM_LOCK:-/tmp/rust-mm-harness.lock}"
+	if ! flock -n 9; then
+		say "waiting for another harness run to finish"
+		flock 9
+	fi
+	export RMM_LOCKED=1
+fi
+
 # kmake CONFIG_NAME ARGS...: make in the prepared tree, building into $BUILD/obj-CONFIG_NAME.
 kmake() {
 	local cfg=$1
