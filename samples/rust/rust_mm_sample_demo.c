@@ -29,19 +29,18 @@
 static long psz;
 
 static sigjmp_buf touch_env;
-static volatile sig_atomic_t touch_signo;
 
 static void touch_handler(int sig, siginfo_t *si, void *uctx)
 {
-	touch_signo = sig;
-	siglongjmp(touch_env, 1);
+	siglongjmp(touch_env, sig);
 }
 
 /* Reads the byte at @p; returns 0, or the signal that the access raised. */
 static int touch(const void *p, unsigned char *byte)
 {
 	struct sigaction sa, old_bus, old_segv;
-	volatile unsigned char b = 0;
+	unsigned char b = 0;
+	int sig;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = touch_handler;
@@ -49,14 +48,15 @@ static int touch(const void *p, unsigned char *byte)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old_bus);
 	sigaction(SIGSEGV, &sa, &old_segv);
-	touch_signo = 0;
-	if (sigsetjmp(touch_env, 1) == 0)
-		b = *(const volatile unsigned char *)p;
+	sig = sigsetjmp(touch_env, 1);
+	/* b is written only when the access did not fault. */
+	if (sig == 0)
+		b = __atomic_load_n((const unsigned char *)p, __ATOMIC_RELAXED);
 	sigaction(SIGBUS, &old_bus, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	if (byte)
 		*byte = b;
-	return touch_signo;
+	return sig;
 }
 
 static const char *errname(int err)
@@ -133,7 +133,7 @@ static void expect_sigbus(const char *map, int index)
 		     sig ? strsignal(sig) : "a byte");
 }
 
-static void drop_caches(void)
+static void run_shrinkers(void)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
 
@@ -199,7 +199,7 @@ int main(void)
 	print_stats("before:", &before);
 	/* Pages 0 and 2 are held; the shrinker only trylocks, so retry. */
 	for (tries = 0; tries < 5; tries++) {
-		drop_caches();
+		run_shrinkers();
 		get_stats(fd, &after);
 		if (after.reclaimed - before.reclaimed >= 2)
 			break;

@@ -42,16 +42,17 @@ struct probe {
 };
 
 static sigjmp_buf probe_env;
-static volatile sig_atomic_t probe_signo;
-static volatile sig_atomic_t probe_code;
-static void *volatile probe_addr;
+/*
+ * What the handler saw. It is written only by a synchronous fault of the
+ * access in probe_read() and read after the siglongjmp() back, which the
+ * compiler cannot move a load across.
+ */
+static siginfo_t probe_info;
 
 static void probe_handler(int sig, siginfo_t *si, void *uctx)
 {
-	probe_signo = sig;
-	probe_code = si->si_code;
-	probe_addr = si->si_addr;
-	siglongjmp(probe_env, 1);
+	probe_info = *si;
+	siglongjmp(probe_env, sig);
 }
 
 /* Reads the byte at @p, catching SIGBUS and SIGSEGV. */
@@ -59,7 +60,6 @@ static struct probe probe_read(const void *p)
 {
 	struct sigaction sa, old_bus, old_segv;
 	struct probe r = { 0 };
-	volatile unsigned char byte = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = probe_handler;
@@ -67,17 +67,16 @@ static struct probe probe_read(const void *p)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old_bus);
 	sigaction(SIGSEGV, &sa, &old_segv);
-	probe_signo = 0;
-	probe_code = 0;
-	probe_addr = NULL;
-	if (sigsetjmp(probe_env, 1) == 0)
-		byte = *(const volatile unsigned char *)p;
+	/* r is written only when the access did not fault. */
+	if (sigsetjmp(probe_env, 1) == 0) {
+		r.byte = __atomic_load_n((const unsigned char *)p, __ATOMIC_RELAXED);
+	} else {
+		r.signo = probe_info.si_signo;
+		r.code = probe_info.si_code;
+		r.addr = probe_info.si_addr;
+	}
 	sigaction(SIGBUS, &old_bus, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
-	r.signo = probe_signo;
-	r.code = probe_code;
-	r.addr = probe_addr;
-	r.byte = byte;
 	return r;
 }
 
@@ -100,7 +99,7 @@ static long page_size(void)
  */
 static int page_reads(const void *p, unsigned char fill)
 {
-	const volatile unsigned char *b = p;
+	const unsigned char *b = p;
 	struct probe r = probe_read(p);
 	long i;
 
@@ -202,7 +201,7 @@ static int maps_has(void *addr)
 	return found;
 }
 
-static int drop_caches(void)
+static int run_shrinkers(void)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
 	int err = 0;
@@ -664,7 +663,7 @@ TEST_F_TIMEOUT(mm, drop_caches_reclaims, 120)
 	log_stats("before drop_caches", &before);
 	/* The shrinker only trylocks the mmap lock: give it a few chances. */
 	for (tries = 0; tries < 5; tries++) {
-		ASSERT_EQ(0, drop_caches())
+		ASSERT_EQ(0, run_shrinkers())
 			TH_LOG("writing /proc/sys/vm/drop_caches (needs root)");
 		ASSERT_EQ(0, get_stats(self->fd, &after));
 		if (after.reclaimed - before.reclaimed >= NPAGES)
