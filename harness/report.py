@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """report.py SRC RUNDIR: results of one test boot.
 
-KUnit's KTAP (the Rust doctests among it) is read from RUNDIR/console.log and
-the userspace tests' KTAP from RUNDIR/results.ktap, both by the base tree's own
+KUnit's KTAP (the Rust doctests among it) is read from RUNDIR/console.log,
+the userspace tests' KTAP from RUNDIR/results.ktap and the compile-fail
+proofs' from RUNDIR/compile_fail.ktap, all by the base tree's own
 `tools/testing/kunit/kunit.py parse`. The console log is also searched for
 kernel splats. Prints per-suite results and ends with 'N passed, N failed'.
 Exit status 0 only if nothing failed.
@@ -54,7 +55,7 @@ def parse(src, path, what):
 
 
 def main():
-    src, rundir = sys.argv[1], sys.argv[2]
+    src, rundir = (os.path.abspath(a) for a in sys.argv[1:3])
     console = os.path.join(rundir, 'console.log')
     results = []
 
@@ -66,6 +67,8 @@ def main():
     if 'rust-mm: no userspace tests\n' not in lines:
         print('--- userspace tests')
         results += parse(src, ktap, 'userspace')
+    print('--- compile-fail proofs')
+    results += parse(src, os.path.join(rundir, 'compile_fail.ktap'), 'compile_fail')
 
     status = open(os.path.join(rundir, 'status')).read().strip()
     results.append(('vm.finished', 'PASS' if status == 'ok' else 'FAIL: ' + status))

@@ -9,6 +9,9 @@ step() { "$@" || { echo "error: step failed: ${*#"$TOP/"}" >&2; echo "0 passed, 
 start=$(date +%s)
 step "$TOP/harness/prepare.sh" "$name"
 step "$TOP/harness/boot.sh" "$name" test
+# The compile-fail proofs, against the kernel crate just built and booted.
+python3 "$TOP/harness/compile_fail.py" "$BUILD/obj-$name" "$TOP/tests/compile_fail" \
+	>"$BUILD/$name-test/compile_fail.ktap" 2>&1 || true
 rc=0
 python3 "$TOP/harness/report.py" "$SRC" "$BUILD/$name-test" >"$BUILD/$name-test/report.txt" 2>&1 || rc=$?
 say "make test took $(($(date +%s) - start)) s"
