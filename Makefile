@@ -3,14 +3,15 @@
 
 H := harness
 
-.PHONY: run test shell check series prepare clean help
+.PHONY: run test shell check series bisect prepare clean help
 
 help:
 	@echo "make run     build, boot and run the demo"
 	@echo "make test    build, boot and run every test; last line: N passed, N failed"
 	@echo "make shell   boot to an interactive shell with the series' modules"
-	@echo "make check   rustfmtcheck, CLIPPY=1 and rustdoc, without warnings"
+	@echo "make check   rustfmtcheck, CLIPPY=1, rustdoc, Sphinx docs and the series' checkpatch"
 	@echo "make series  export the series as git format-patch files; checkpatch them"
+	@echo "make bisect  build the test config after each patch of the series (~25 min)"
 	@echo "make clean   remove build/ except the unpacked base and ccache"
 
 ## The demo (the main job).
@@ -31,6 +32,9 @@ check:
 
 series:
 	@$(H)/series.sh
+
+bisect:
+	@$(H)/bisect.sh
 
 prepare:
 	@$(H)/prepare.sh test
