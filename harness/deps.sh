@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Install what the harness needs, only what is missing. Quick when all is present.
+# deps.sh [docs]: install what the harness needs (with docs: also what the
+# Sphinx build of make check needs), only what is missing. Quick when all is
+# present.
 . "$(dirname "$0")/lib.sh"
 
 DEBS=(linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
       clang lld llvm libclang-dev qemu-system-x86 busybox-static flex bison bc
       libelf-dev libssl-dev cpio python3 gcc libc6-dev make rsync ccache)
+[ "${1:-}" != docs ] || DEBS+=(python3-sphinx python3-sphinx-rtd-theme)
 
 missing=()
 for p in "${DEBS[@]}"; do
