@@ -203,17 +203,28 @@ impl SampleFile {
             // Through `VmAreaMut`: the write lock would allow setting `VM_MIXEDMAP`.
             vma.vm_insert_page(addr, &page)?;
             Self::record(&this, index, page);
+            Ok(())
         } else if let Some(vma) = mm.lock_vma_under_rcu(addr) {
-            let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
-            vma.vm_insert_page(addr, &page)?;
-            Self::record(&this, index, page);
+            Self::insert_into(this, &vma, index, addr, page)
         } else {
             let guard = mm.mmap_read_lock();
             let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
-            let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
-            vma.vm_insert_page(addr, &page)?;
-            Self::record(&this, index, page);
+            Self::insert_into(this, vma, index, addr, page)
         }
+    }
+
+    /// Inserts `page` at `addr` of `vma` if `vma` is this file's mapping, and records it as page
+    /// `index`. The borrow of `vma` proves that a lock on it is held.
+    fn insert_into(
+        this: ArcBorrow<'_, Self>,
+        vma: &VmAreaRef,
+        index: usize,
+        addr: usize,
+        page: Page,
+    ) -> Result {
+        let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
+        vma.vm_insert_page(addr, &page)?;
+        Self::record(&this, index, page);
         Ok(())
     }
 
