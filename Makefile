@@ -3,7 +3,7 @@
 
 H := harness
 
-.PHONY: run test shell check series bisect prepare clean help
+.PHONY: run test shell check series bisect bench prepare clean help
 
 help:
 	@echo "make run     build, boot and run the demo"
@@ -11,7 +11,8 @@ help:
 	@echo "make shell   boot to an interactive shell with the series' modules"
 	@echo "make check   rustfmtcheck, CLIPPY=1, rustdoc, Sphinx docs and the series' checkpatch"
 	@echo "make series  export the series as git format-patch files; checkpatch them"
-	@echo "make bisect  build the test config after each patch of the series (~25 min)"
+	@echo "make bisect  build the test config after each patch of the series (~6 min)"
+	@echo "make bench   time the Rust paths against a C reference under TCG; last line: rust/c: R"
 	@echo "make clean   remove build/ except the unpacked base and ccache"
 
 ## The demo (the main job).
@@ -36,8 +37,13 @@ series:
 bisect:
 	@$(H)/bisect.sh
 
+## Rust against C, side by side (issue #8).
+bench:
+	@$(H)/bench.sh
+
 prepare:
 	@$(H)/prepare.sh test
 
 clean:
 	rm -rf build/obj-* build/src build/stage build/initramfs-* build/layout-* build/*-test build/*-run build/src.ok
+	rm -rf build/bench-* build/*-bench
