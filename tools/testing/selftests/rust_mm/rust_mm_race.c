@@ -1,0 +1,1176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A bounded race test of samples/rust/rust_mm_sample.rs.
+ *
+ * Several processes and threads use /dev/rust-mm-sample at the same time, in
+ * a random (seeded) order, for a fixed number of iterations or RACE_SECONDS,
+ * whichever comes first:
+ *
+ * - two "owner" processes, each with two files of the device mapped in turn
+ *   at the same address of its "region", where a mapper thread maps a file
+ *   (MAP_SHARED or MAP_PRIVATE) or anonymous memory with MAP_FIXED, unmaps
+ *   all or part of it, tries mremap (growing, duplicating and
+ *   MREMAP_DONTUNMAP fail: the VMA is VM_DONTEXPAND; shrinking and moving
+ *   work) and reads every page back; two threads INSERT,
+ *   INSERT_WRITE_LOCKED and ZAP; a thread forks children that must not see
+ *   the mapping (VM_DONTCOPY) and exit;
+ * - a "remote" process whose threads INSERT and ZAP into the owners'
+ *   mappings through the same files, as Binder does from another process;
+ * - a "spawner" whose children open the device, map it, INSERT from two
+ *   threads and exit without cleaning up, with an ioctl in flight;
+ * - a "reclaimer" that writes 2 or 3 to /proc/sys/vm/drop_caches, which runs
+ *   the driver's shrinker.
+ *
+ * Every fill byte names its file and page index, so a page read back from a
+ * mapping can be checked: a page of the device reads the fill of that file
+ * and index or gives SIGBUS (not inserted, zapped, reclaimed), anonymous
+ * memory reads zeroes, an unmapped page gives SIGSEGV. Any other byte is a
+ * page in the wrong place. Every ioctl must return one of the errors that
+ * rust_mm_sample.h documents.
+ *
+ * Afterwards the driver's counters must add up (inserted == held + zapped +
+ * reclaimed + freed), match the INSERTs and ZAPs that succeeded, and hold as
+ * many pages as before; MemFree must be back to what it was, within
+ * MEMFREE_SLACK_KB.
+ *
+ * Set RUST_MM_RACE_SEED to repeat the random choices of a run. Needs root
+ * (drop_caches).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "rust_mm_sample.h"
+
+#define DEV_PATH	"/dev/rust-mm-sample"
+#define NPAGES		16	/* pages of an owner's region */
+#define NOWNERS		2
+#define NFILES		(2 * NOWNERS)	/* two files per owner */
+#define EXIT_FILE_ID	8	/* fill of the spawner's children */
+#define RACE_SECONDS	10
+/* Iteration limits, in case the machine is fast. */
+#define MAPPER_STEPS	20000
+#define IOCTL_OPS	200000
+#define FORKS		300
+#define SPAWNS		300
+#define DROPS		60
+/*
+ * MemFree may end up lower by this much without a leak: slab caches, the
+ * KASAN quarantine of freed objects, page tables and per-CPU page lists grow
+ * and shrink during the run (runs without a leak ended within -6 MiB). The
+ * run inserts several times as many pages.
+ */
+#define MEMFREE_SLACK_KB	(8 * 1024)
+#define MAX_FAILS	16
+#define FAIL_LEN	240
+
+enum { OP_INSERT, OP_INSERT_WL, OP_ZAP, NR_IOCTL_OPS };
+static const char * const ioctl_names[] = { "INSERT", "INSERT_WRITE_LOCKED", "ZAP" };
+#define NR_ERRNO	140
+
+/* What all processes of the test share. */
+struct shared {
+	uint64_t deadline_ns;
+	int stop;
+	/* Which of its two files each owner has mapped over its region, or -1. */
+	int mapped[NOWNERS];
+	/* INSERTs and ZAPs that succeeded, and those that may have (in flight). */
+	uint64_t insert_ok, insert_inflight;
+	uint64_t zap_ok, zap_inflight;
+	uint64_t results[NR_IOCTL_OPS][NR_ERRNO];
+	uint64_t maps_dev, maps_anon, munmaps, partial_munmaps;
+	uint64_t mremap_refused, mremap_shrinks, mremap_moves;
+	uint64_t page_checks, forks, spawns, drops;
+	int nfails;
+	char fails[MAX_FAILS][FAIL_LEN];
+};
+
+static struct shared *sh;
+static long psz;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void add(uint64_t *counter, int64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+static bool running(long iter, long max)
+{
+	return iter < max && !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED) &&
+	       now_ns() < sh->deadline_ns;
+}
+
+/* Records a failure (the first MAX_FAILS are kept) and stops the run. */
+static void __printf(1, 2) fail(const char *fmt, ...)
+{
+	int i = __atomic_fetch_add(&sh->nfails, 1, __ATOMIC_RELAXED);
+	va_list ap;
+
+	if (i < MAX_FAILS) {
+		va_start(ap, fmt);
+		vsnprintf(sh->fails[i], FAIL_LEN, fmt, ap);
+		va_end(ap);
+	}
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+}
+
+/* xorshift64*, one state per thread. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dULL;
+}
+
+static unsigned int below(uint64_t *s, unsigned int n)
+{
+	return (rnd(s) >> 32) % n;
+}
+
+static uint64_t seed_for(uint64_t seed, unsigned int role)
+{
+	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (role + 1);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z ? z : 1;
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The fill byte of page @idx of file @id: never 0, unique per file and index. */
+static unsigned char fill_of(int id, unsigned int idx)
+{
+	return 0x20 + id * 16 + idx;
+}
+
+/* Describes a fill byte for a failure message. */
+static void describe(unsigned char b, char *buf, size_t size)
+{
+	if (!b)
+		snprintf(buf, size, "0 (anonymous memory?)");
+	else if (b >= 0x20 && b < 0x20 + NFILES * 16)
+		snprintf(buf, size, "%#x (file %d, page %d)", b, (b - 0x20) / 16,
+			 (b - 0x20) % 16);
+	else
+		snprintf(buf, size, "%#x", b);
+}
+
+/* Reading pages and catching SIGBUS and SIGSEGV, in any thread. */
+static __thread sigjmp_buf probe_env;
+static __thread int probe_armed, probe_signo, probe_code;
+static __thread void *probe_addr;
+
+static void probe_handler(int sig, siginfo_t *si, void *uctx)
+{
+	if (!probe_armed) {
+		/* Not a probe: the access faults again and kills us. */
+		signal(sig, SIG_DFL);
+		return;
+	}
+	probe_armed = 0;
+	probe_signo = sig;
+	probe_code = si->si_code;
+	probe_addr = si->si_addr;
+	siglongjmp(probe_env, 1);
+}
+
+static void install_probe_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = probe_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+struct probe {
+	int signo;	/* 0 if the page was read to the end or to a bad byte */
+	int code;
+	void *addr;
+	long bad;	/* offset of the first byte that is not the expected one */
+	unsigned char got;
+};
+
+/* Reads the page at @p until a byte is not @want or an access faults. */
+static void read_page(const void *p, unsigned char want, struct probe *r)
+{
+	const uint64_t *w = p;
+	uint64_t pat = 0x0101010101010101ULL * want;
+	long i, n = psz / sizeof(*w);
+
+	r->signo = 0;
+	r->bad = -1;
+	probe_armed = 1;
+	if (sigsetjmp(probe_env, 0) == 0) {
+		for (i = 0; i < n; i++) {
+			uint64_t v = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
+
+			if (v != pat) {
+				const unsigned char *b = (const unsigned char *)&v;
+				int j = 0;
+
+				while (b[j] == want)
+					j++;
+				r->bad = i * sizeof(*w) + j;
+				r->got = b[j];
+				break;
+			}
+		}
+		probe_armed = 0;
+	} else {
+		r->signo = probe_signo;
+		r->code = probe_code;
+		r->addr = probe_addr;
+	}
+}
+
+static int do_insert(int fd, unsigned long cmd, unsigned int index, unsigned int fill)
+{
+	struct rust_mm_sample_insert arg = { .index = index, .fill = fill };
+
+	return ioctl(fd, cmd, &arg) ? errno : 0;
+}
+
+static int get_stats(int fd, struct rust_mm_sample_stats *st)
+{
+	memset(st, 0xff, sizeof(*st));
+	return ioctl(fd, RUST_MM_SAMPLE_STATS, st) ? errno : 0;
+}
+
+/* The errors rust_mm_sample.h documents for INSERT, and for ZAP. */
+static bool insert_error_ok(int err)
+{
+	return !err || err == EINVAL || err == EBUSY || err == ESRCH ||
+	       err == ENXIO || err == ENOMEM;
+}
+
+static bool zap_error_ok(int err)
+{
+	return insert_error_ok(err) || err == ENOENT;
+}
+
+/*
+ * One INSERT, INSERT_WRITE_LOCKED or ZAP, counted: the ioctls that succeeded
+ * must match the driver's counters, and those a process exit interrupts are
+ * "in flight". Returns the error.
+ */
+static int do_ioctl(int op, int fd, unsigned int idx, unsigned char fill)
+{
+	uint64_t *ok = op == OP_ZAP ? &sh->zap_ok : &sh->insert_ok;
+	uint64_t *inflight = op == OP_ZAP ? &sh->zap_inflight : &sh->insert_inflight;
+	int err;
+
+	add(inflight, 1);
+	if (op == OP_ZAP)
+		err = ioctl(fd, RUST_MM_SAMPLE_ZAP, (unsigned long)idx) ? errno : 0;
+	else
+		err = do_insert(fd, op == OP_INSERT ? RUST_MM_SAMPLE_INSERT :
+				RUST_MM_SAMPLE_INSERT_WRITE_LOCKED, idx, fill);
+	if (!err)
+		add(ok, 1);
+	add(inflight, -1);
+	add(&sh->results[op][err < NR_ERRNO ? err : NR_ERRNO - 1], 1);
+	return err;
+}
+
+/* A random ioctl on file @fd (fill id @id); checks its result. */
+static void random_ioctl(const char *who, uint64_t *rng, int fd, int id)
+{
+	unsigned int r = below(rng, 100);
+	int op = r < 35 ? OP_INSERT : r < 60 ? OP_INSERT_WL : OP_ZAP;
+	/* Now and then an index past the mapping: always EINVAL. */
+	unsigned int idx = below(rng, 50) ? below(rng, NPAGES) : NPAGES + below(rng, 4);
+	int err = do_ioctl(op, fd, idx, fill_of(id, idx));
+
+	if (idx >= NPAGES && err != EINVAL)
+		fail("%s: %s of index %u (past the mapping) on file %d: %s, not EINVAL",
+		     who, ioctl_names[op], idx, id, strerror(err));
+	else if (op == OP_ZAP ? !zap_error_ok(err) : !insert_error_ok(err))
+		fail("%s: %s of index %u on file %d: undocumented error %d (%s)",
+		     who, ioctl_names[op], idx, id, err, strerror(err));
+}
+
+/* A thread that does random ioctls on some files. */
+struct ioctl_worker {
+	char name[32];
+	uint64_t rng;
+	const int *fds;
+	const int *ids;
+	int nfiles;
+	int cpu;		/* the CPU it runs on, or -1 */
+	pthread_t thread;
+};
+
+/* Runs the calling thread on @cpu only (if not -1). */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		fail("sched_setaffinity to CPU %d: %s", cpu, strerror(errno));
+}
+
+static void *ioctl_thread(void *arg)
+{
+	struct ioctl_worker *w = arg;
+	long i;
+
+	pin(w->cpu);
+
+	for (i = 0; running(i, IOCTL_OPS); i++) {
+		int f = below(&w->rng, w->nfiles);
+		int owner = w->ids[f] / 2, j, mapped;
+
+		/* Mostly the file that is mapped now, if any: fewer EINVALs. */
+		mapped = __atomic_load_n(&sh->mapped[owner], __ATOMIC_RELAXED);
+		if (mapped >= 0 && below(&w->rng, 4))
+			for (j = 0; j < w->nfiles; j++)
+				if (w->ids[j] == 2 * owner + mapped)
+					f = j;
+		random_ioctl(w->name, &w->rng, w->fds[f], w->ids[f]);
+		/*
+		 * Bursts, and pauses that let the mappers run; but not on the
+		 * mapper's CPU: there the mapper is to run when the scheduler
+		 * preempts this thread, at any point of an ioctl.
+		 */
+		if (w->cpu < 0 && !below(&w->rng, 8))
+			sleep_us(below(&w->rng, 1000));
+	}
+	return NULL;
+}
+
+static void start_ioctl_workers(struct ioctl_worker *w, int n, const char *who,
+				uint64_t seed, const int *fds, const int *ids,
+				int nfiles, int cpu)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(w[i].name, sizeof(w[i].name), "%s ioctl thread %d", who, i);
+		/* Only the first runs where @cpu says. */
+		w[i].cpu = i ? -1 : cpu;
+		w[i].rng = seed_for(seed, 100 + i);
+		w[i].fds = fds;
+		w[i].ids = ids;
+		w[i].nfiles = nfiles;
+		if (pthread_create(&w[i].thread, NULL, ioctl_thread, &w[i]))
+			fail("%s: pthread_create failed", who);
+	}
+}
+
+/* What is at each page of an owner's region. */
+enum kind { NONE, ANON, DEV };
+
+struct owner {
+	int n;
+	char name[16];
+	uint64_t rng;
+	int fds[2];		/* its two files */
+	int ids[2];		/* their fill ids */
+	char *region;		/* NPAGES pages */
+	char *scratch;		/* NPAGES pages where mremap moves the mapping */
+	size_t len;
+	enum kind kind[NPAGES];
+	int file[NPAGES];	/* for DEV pages: which of the two files */
+	int whole;		/* the file whose one VMA is the whole region, or -1 */
+	bool shared;		/* that VMA is MAP_SHARED */
+	int pagemap;		/* /proc/self/pagemap */
+	int cpu;		/* where the mapper runs */
+};
+
+/*
+ * Checks page @i of a mapping of kind @k (of file @f for DEV) at @p: a DEV
+ * page reads the fill of its file and index, possibly up to a SIGBUS (not
+ * inserted, or zapped or reclaimed meanwhile); ANON reads zeroes; NONE gives
+ * SIGSEGV.
+ */
+static void check_page(struct owner *o, const char *where, char *p,
+		       unsigned int i, enum kind k, int f)
+{
+	unsigned char want = k == DEV ? fill_of(o->ids[f], i) : 0;
+	struct probe r;
+	char got[48];
+
+	read_page(p, want, &r);
+	add(&sh->page_checks, 1);
+	switch (k) {
+	case DEV:
+		if (r.bad >= 0) {
+			describe(r.got, got, sizeof(got));
+			fail("%s: %s page %u of file %d: byte %ld is %s, not %#x: a wrong page",
+			     o->name, where, i, o->ids[f], r.bad, got, want);
+		} else if (r.signo && (r.signo != SIGBUS || r.code != BUS_ADRERR)) {
+			fail("%s: %s page %u of file %d: signal %d (code %d), not SIGBUS",
+			     o->name, where, i, o->ids[f], r.signo, r.code);
+		}
+		break;
+	case ANON:
+		if (r.bad >= 0) {
+			describe(r.got, got, sizeof(got));
+			fail("%s: %s page %u, anonymous: byte %ld is %s: a driver page in it",
+			     o->name, where, i, r.bad, got);
+		} else if (r.signo) {
+			fail("%s: %s page %u, anonymous memory: signal %d (code %d)",
+			     o->name, where, i, r.signo, r.code);
+		}
+		break;
+	case NONE:
+		if (r.signo != SIGSEGV || r.code != SEGV_MAPERR || r.addr != p)
+			fail("%s: %s page %u, unmapped: signal %d (code %d), not SIGSEGV",
+			     o->name, where, i, r.signo, r.code);
+		break;
+	}
+}
+
+/*
+ * Which pages of @n at @p are present in the page tables, from
+ * /proc/self/pagemap: reading only those does not fault anything in.
+ */
+static uint64_t present_pages(struct owner *o, const char *p, unsigned int n)
+{
+	uint64_t pm[NPAGES], mask = 0;
+	unsigned int i;
+
+	if (pread(o->pagemap, pm, n * sizeof(pm[0]),
+		  (uintptr_t)p / psz * sizeof(pm[0])) != (ssize_t)(n * sizeof(pm[0]))) {
+		fail("%s: reading /proc/self/pagemap: %s", o->name, strerror(errno));
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (pm[i] >> 63)
+			mask |= 1ULL << i;
+	return mask;
+}
+
+/*
+ * Checks @n pages at @p (the region, or where mremap moved it): every page
+ * that is present reads what it should. A page that is not is read only now
+ * and then, as touching it faults: a device page gives SIGBUS, an unmapped
+ * one SIGSEGV, and anonymous memory would map the zero page, where a page the
+ * driver wrongly inserted could not land anymore.
+ */
+static void check_pages(struct owner *o, const char *where, char *p,
+			const enum kind *kind, const int *file)
+{
+	uint64_t present = present_pages(o, p, NPAGES);
+	unsigned int i;
+
+	for (i = 0; i < NPAGES; i++)
+		if ((present >> i & 1) || (kind[i] != ANON && !below(&o->rng, 8)))
+			check_page(o, where, p + i * psz, i, kind[i], file[i]);
+}
+
+static void check_region(struct owner *o)
+{
+	check_pages(o, "region", o->region, o->kind, o->file);
+}
+
+static void set_pages(struct owner *o, unsigned int from, unsigned int to,
+		      enum kind k, int f)
+{
+	unsigned int i;
+
+	for (i = from; i < to; i++) {
+		o->kind[i] = k;
+		o->file[i] = f;
+	}
+}
+
+/* Notes which file's one VMA is the whole region now (-1: none). */
+static void set_whole(struct owner *o, int f)
+{
+	o->whole = f;
+	__atomic_store_n(&sh->mapped[o->n], f, __ATOMIC_RELAXED);
+}
+
+/* Maps file @f over the whole region: it must work. */
+static void map_dev(struct owner *o, int f)
+{
+	bool shared = below(&o->rng, 2);
+	char *p = mmap(o->region, o->len, PROT_READ,
+		       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, o->fds[f], 0);
+
+	if (p != o->region) {
+		fail("%s: mmap of file %d over the region: %s", o->name, o->ids[f],
+		     strerror(errno));
+		return;
+	}
+	set_pages(o, 0, NPAGES, DEV, f);
+	set_whole(o, f);
+	o->shared = shared;
+	add(&sh->maps_dev, 1);
+}
+
+/* Maps anonymous memory at pages [@from, @to) of the region. */
+static void map_anon(struct owner *o, unsigned int from, unsigned int to)
+{
+	char *want = o->region + from * psz;
+	char *p = mmap(want, (to - from) * psz, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	if (p != want) {
+		fail("%s: anonymous mmap over pages %u-%u: %s", o->name, from, to - 1,
+		     strerror(errno));
+		return;
+	}
+	set_pages(o, from, to, ANON, 0);
+	set_whole(o, -1);
+	add(&sh->maps_anon, 1);
+}
+
+static void unmap(struct owner *o, unsigned int from, unsigned int to)
+{
+	if (munmap(o->region + from * psz, (to - from) * psz)) {
+		fail("%s: munmap of pages %u-%u: %s", o->name, from, to - 1,
+		     strerror(errno));
+		return;
+	}
+	set_pages(o, from, to, NONE, 0);
+	set_whole(o, -1);
+}
+
+/* mremap that must fail with @want (the VMA is VM_DONTEXPAND). */
+static void mremap_refused(struct owner *o, const char *what, size_t old_len,
+			   size_t new_len, int flags, int want)
+{
+	void *p = mremap(o->region, old_len, new_len, flags);
+
+	if (p != MAP_FAILED || errno != want) {
+		fail("%s: mremap (%s) of the mapping of file %d: %s, not %s",
+		     o->name, what, o->ids[o->whole],
+		     p == MAP_FAILED ? strerror(errno) : "it worked", strerror(want));
+		if (p != MAP_FAILED)
+			set_whole(o, -1);	/* no idea what is where now */
+		return;
+	}
+	add(&sh->mremap_refused, 1);
+}
+
+/* mremap attempts on the whole mapping of a file. */
+static void try_mremap(struct owner *o)
+{
+	enum kind kind[NPAGES];
+	int f = o->whole;
+	int file[NPAGES];
+	unsigned int n;
+	void *p;
+
+	switch (below(&o->rng, 6)) {
+	case 0:
+		mremap_refused(o, "grow in place", o->len, o->len + psz, 0, EFAULT);
+		break;
+	case 1:
+		mremap_refused(o, "grow, may move", o->len, 2 * o->len, MREMAP_MAYMOVE,
+			       EFAULT);
+		break;
+	case 2:
+		/* Duplicating (old size 0) works for shared mappings only. */
+		mremap_refused(o, "duplicate", 0, o->len, MREMAP_MAYMOVE,
+			       o->shared ? EFAULT : EINVAL);
+		break;
+	case 3:
+		mremap_refused(o, "MREMAP_DONTUNMAP", o->len, o->len,
+			       MREMAP_MAYMOVE | MREMAP_DONTUNMAP, EINVAL);
+		break;
+	case 4:
+		n = 1 + below(&o->rng, NPAGES - 1);
+		p = mremap(o->region, o->len, n * psz, 0);
+		if (p != o->region) {
+			fail("%s: mremap shrinking file %d to %u pages: %s", o->name,
+			     o->ids[f], n, p == MAP_FAILED ? strerror(errno) : "moved");
+			return;
+		}
+		set_pages(o, n, NPAGES, NONE, 0);
+		set_whole(o, -1);
+		add(&sh->mremap_shrinks, 1);
+		break;
+	default:
+		/* Move it to the scratch area, check it there, and unmap it. */
+		p = mremap(o->region, o->len, o->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   o->scratch);
+		if (p != o->scratch) {
+			fail("%s: mremap moving file %d: %s", o->name, o->ids[f],
+			     p == MAP_FAILED ? strerror(errno) : "moved elsewhere");
+			return;
+		}
+		memcpy(kind, o->kind, sizeof(kind));
+		memcpy(file, o->file, sizeof(file));
+		set_pages(o, 0, NPAGES, NONE, 0);
+		set_whole(o, -1);
+		check_pages(o, "moved", o->scratch, kind, file);
+		p = mmap(o->scratch, o->len, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p != o->scratch)
+			fail("%s: mmap over the scratch area: %s", o->name, strerror(errno));
+		add(&sh->mremap_moves, 1);
+		break;
+	}
+}
+
+/* The mapper thread of an owner: it alone changes what is in the region. */
+static void *mapper_thread(void *arg)
+{
+	struct owner *o = arg;
+	unsigned int a, b;
+	long i;
+
+	pin(o->cpu);
+	for (i = 0; running(i, MAPPER_STEPS); i++) {
+		unsigned int step = below(&o->rng, 100);
+
+		if (step < 35) {
+			/*
+			 * The other file at the same address, while the ioctl
+			 * threads insert into the one that was there, a few
+			 * times. Check it several times: an INSERT that was
+			 * preempted may land a little later.
+			 */
+			for (a = below(&o->rng, 4); a < 4; a++) {
+				map_dev(o, o->whole >= 0 ? !o->whole : below(&o->rng, 2));
+				for (b = 0; b < 4; b++) {
+					check_region(o);
+					sleep_us(50 + below(&o->rng, 400));
+				}
+			}
+		} else if (step < 45) {
+			unmap(o, 0, NPAGES);
+			add(&sh->munmaps, 1);
+			check_region(o);
+			if (below(&o->rng, 2))
+				map_dev(o, below(&o->rng, 2));
+			else
+				map_anon(o, 0, NPAGES);
+		} else if (step < 55) {
+			map_anon(o, 0, NPAGES);
+		} else if (step < 65) {
+			a = below(&o->rng, NPAGES);
+			b = a + 1 + below(&o->rng, NPAGES - a);
+			unmap(o, a, b);
+			add(&sh->partial_munmaps, 1);
+			if (below(&o->rng, 2)) {
+				check_region(o);
+				map_anon(o, a, b);
+			}
+		} else if (step < 85) {
+			if (o->whole >= 0)
+				try_mremap(o);
+			else
+				map_dev(o, below(&o->rng, 2));
+		} else {
+			sleep_us(below(&o->rng, 500));
+		}
+		check_region(o);
+	}
+	return NULL;
+}
+
+/*
+ * In a child forked by an owner: the device's mappings were not copied
+ * (VM_DONTCOPY), so no page gives SIGBUS, and none reads a fill byte.
+ */
+static void forked_child(struct owner *o)
+{
+	unsigned int a, i;
+	struct probe r;
+	int err, f;
+
+	for (a = 0; a < 2; a++) {
+		for (i = 0; i < NPAGES; i++) {
+			char *p = (a ? o->scratch : o->region) + i * psz;
+
+			read_page(p, 0, &r);
+			if (r.signo == SIGBUS || r.bad >= 0 ||
+			    (r.signo && r.signo != SIGSEGV))
+				fail("%s: forked child: %s page %u: sig %d (%d), byte %ld: %#x",
+				     o->name, a ? "scratch" : "region", i, r.signo,
+				     r.code, r.bad, r.got);
+		}
+	}
+	/* The files are still the parent's: INSERT goes to its mapping. */
+	if (below(&o->rng, 2)) {
+		f = below(&o->rng, 2);
+		i = below(&o->rng, NPAGES);
+		err = do_ioctl(OP_INSERT, o->fds[f], i, fill_of(o->ids[f], i));
+		if (!insert_error_ok(err))
+			fail("%s: forked child: INSERT: undocumented error %s", o->name,
+			     strerror(err));
+	}
+}
+
+static void *forker_thread(void *arg)
+{
+	struct owner *o = arg;
+	int status;
+	pid_t pid;
+	long i;
+
+	for (i = 0; running(i, FORKS); i++) {
+		sleep_us(2000 + below(&o->rng, 10000));
+		pid = fork();
+		if (pid < 0) {
+			fail("%s: fork: %s", o->name, strerror(errno));
+			break;
+		}
+		if (!pid) {
+			forked_child(o);
+			_exit(0);
+		}
+		add(&sh->forks, 1);
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			fail("%s: forked child: status %#x", o->name, status);
+	}
+	return NULL;
+}
+
+static void run_owner(int n, uint64_t seed, const int *fds, const int *ids)
+{
+	struct ioctl_worker workers[2];
+	struct owner o = { .whole = -1 };
+	struct owner forker;
+	pthread_t mapper, fork_thread;
+	int i;
+
+	o.n = n;
+	snprintf(o.name, sizeof(o.name), "owner %d", n);
+	o.rng = seed_for(seed, 10 + n);
+	o.len = NPAGES * psz;
+	for (i = 0; i < 2; i++) {
+		o.fds[i] = fds[i];
+		o.ids[i] = ids[i];
+	}
+	o.region = mmap(NULL, o.len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	o.scratch = mmap(NULL, o.len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (o.region == MAP_FAILED || o.scratch == MAP_FAILED) {
+		fail("%s: mmap: %s", o.name, strerror(errno));
+		return;
+	}
+	set_pages(&o, 0, NPAGES, ANON, 0);
+	o.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (o.pagemap < 0) {
+		fail("%s: /proc/self/pagemap: %s", o.name, strerror(errno));
+		return;
+	}
+	/* The forker reads the same areas, with its own random numbers. */
+	forker = o;
+	forker.rng = seed_for(seed, 20 + n);
+
+	/*
+	 * The mapper shares its CPU with one ioctl thread: it then changes the
+	 * mapping while that thread is preempted anywhere inside an ioctl, for
+	 * instance between the driver's look at its mapping and its lookup of
+	 * the VMA. Threads on different CPUs rarely interleave that finely
+	 * under TCG.
+	 */
+	o.cpu = n % sysconf(_SC_NPROCESSORS_ONLN);
+	start_ioctl_workers(workers, 2, o.name, seed_for(seed, 30 + n), o.fds, o.ids, 2,
+			    o.cpu);
+	if (pthread_create(&mapper, NULL, mapper_thread, &o) ||
+	    pthread_create(&fork_thread, NULL, forker_thread, &forker)) {
+		fail("%s: pthread_create failed", o.name);
+		return;
+	}
+	pthread_join(mapper, NULL);
+	pthread_join(fork_thread, NULL);
+	for (i = 0; i < 2; i++)
+		pthread_join(workers[i].thread, NULL);
+	/* Exit with whatever is mapped. */
+}
+
+/* Another process: INSERT and ZAP into the owners' mappings. */
+static void run_remote(uint64_t seed, const int *fds, const int *ids)
+{
+	struct ioctl_worker workers[2];
+	int i;
+
+	start_ioctl_workers(workers, 2, "remote", seed_for(seed, 40), fds, ids, NFILES, -1);
+	for (i = 0; i < 2; i++)
+		pthread_join(workers[i].thread, NULL);
+}
+
+/* A child of the spawner: its own file and mapping, which it never cleans up. */
+struct exit_child {
+	uint64_t rng;
+	int fd;
+	unsigned int npages;
+	char *map;
+};
+
+static void exit_child_ioctl(struct exit_child *c, const char *who)
+{
+	unsigned int r = below(&c->rng, 3);
+	unsigned int idx = below(&c->rng, c->npages + 1);
+	int err = do_ioctl(r, c->fd, idx, fill_of(EXIT_FILE_ID, idx));
+	bool ok;
+
+	/* Its own mapping, which only the shrinker touches meanwhile. */
+	if (idx >= c->npages)
+		ok = err == EINVAL;
+	else if (r == OP_ZAP)
+		ok = !err || err == ENOENT;
+	else
+		ok = !err || err == EBUSY || err == ENOMEM;
+	if (!ok)
+		fail("spawned child (%s): %s of index %u of %u: %s", who,
+		     ioctl_names[r], idx, c->npages, strerror(err));
+}
+
+static void *exit_child_thread(void *arg)
+{
+	struct exit_child *c = arg;
+
+	for (;;)
+		exit_child_ioctl(c, "second thread");
+	return NULL;
+}
+
+static void spawned_child(uint64_t seed)
+{
+	struct exit_child c = { .rng = seed }, c2;
+	pthread_t thread;
+	unsigned int i, n;
+	struct probe r;
+
+	c.npages = 1 + below(&c.rng, RUST_MM_SAMPLE_MAX_PAGES);
+	c.fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (c.fd < 0) {
+		fail("spawned child: open: %s", strerror(errno));
+		return;
+	}
+	c.map = mmap(NULL, c.npages * psz, PROT_READ,
+		     below(&c.rng, 2) ? MAP_SHARED : MAP_PRIVATE, c.fd, 0);
+	if (c.map == MAP_FAILED) {
+		fail("spawned child: mmap of %u pages: %s", c.npages, strerror(errno));
+		return;
+	}
+	c2 = c;
+	c2.rng = rnd(&c.rng) | 1;
+	if (below(&c.rng, 2) && pthread_create(&thread, NULL, exit_child_thread, &c2))
+		fail("spawned child: pthread_create failed");
+	n = below(&c.rng, 8);
+	for (i = 0; i < n; i++)
+		exit_child_ioctl(&c, "first thread");
+	i = below(&c.rng, c.npages);
+	read_page(c.map + i * psz, fill_of(EXIT_FILE_ID, i), &r);
+	if (r.bad >= 0 || (r.signo && r.signo != SIGBUS))
+		fail("spawned child: page %u: signal %d, byte %ld is %#x, not %#x",
+		     i, r.signo, r.bad, r.got, fill_of(EXIT_FILE_ID, i));
+	sleep_us(below(&c.rng, 3000));
+	/* Exit with the pages mapped, the file open and an ioctl in flight. */
+}
+
+static void run_spawner(uint64_t seed)
+{
+	uint64_t rng = seed_for(seed, 50);
+	int status;
+	pid_t pid;
+	long i;
+
+	for (i = 0; running(i, SPAWNS); i++) {
+		uint64_t child_seed = rnd(&rng) | 1;
+
+		pid = fork();
+		if (pid < 0) {
+			fail("spawner: fork: %s", strerror(errno));
+			return;
+		}
+		if (!pid) {
+			spawned_child(child_seed);
+			_exit(0);
+		}
+		add(&sh->spawns, 1);
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			fail("spawner: child: status %#x", status);
+		sleep_us(below(&rng, 5000));
+	}
+}
+
+static int reclaim(const char *how)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, how, strlen(how)) != (ssize_t)strlen(how))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* Reclaim now and then: the shrinker takes pages from the mappings. */
+static void run_reclaimer(uint64_t seed)
+{
+	uint64_t rng = seed_for(seed, 60);
+	long i;
+	int err;
+
+	for (i = 0; running(i, DROPS); i++) {
+		sleep_us(100000 + below(&rng, 400000));
+		err = reclaim(below(&rng, 2) ? "2\n" : "3\n");
+		if (err) {
+			fail("reclaimer: writing drop_caches: %s", strerror(err));
+			return;
+		}
+		add(&sh->drops, 1);
+	}
+}
+
+static long memfree_kb(void)
+{
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
+ * MemFree after reclaiming what can be reclaimed, once it stopped moving
+ * (RCU callbacks and deferred work free memory a while after the last
+ * process exited).
+ */
+static long settled_memfree_kb(void)
+{
+	long prev = -1, kb = -1;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		reclaim("3\n");
+		sleep_us(300000);
+		kb = memfree_kb();
+		if (prev >= 0 && labs(kb - prev) < 512)
+			break;
+		prev = kb;
+	}
+	return kb;
+}
+
+static void log_stats(const char *what, const struct rust_mm_sample_stats *st)
+{
+	fprintf(stderr,
+		"# %s: held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu\n",
+		what, (unsigned long long)st->held,
+		(unsigned long long)st->inserted,
+		(unsigned long long)st->zapped,
+		(unsigned long long)st->reclaimed,
+		(unsigned long long)st->freed);
+}
+
+static void log_results(void)
+{
+	char buf[512];
+	int op, e, len;
+
+	for (op = 0; op < NR_IOCTL_OPS; op++) {
+		len = snprintf(buf, sizeof(buf), "# %s:", ioctl_names[op]);
+		for (e = 0; e < NR_ERRNO; e++)
+			if (sh->results[op][e] && len < (int)sizeof(buf))
+				len += snprintf(buf + len, sizeof(buf) - len, " %s %llu",
+						e ? strerrorname_np(e) : "ok",
+						(unsigned long long)sh->results[op][e]);
+		fprintf(stderr, "%s\n", buf);
+	}
+	fprintf(stderr,
+		"# mapper: %llu device maps, %llu anonymous maps, %llu munmaps, %llu partial munmaps, %llu mremaps refused, %llu shrunk, %llu moved; %llu page checks\n",
+		(unsigned long long)sh->maps_dev, (unsigned long long)sh->maps_anon,
+		(unsigned long long)sh->munmaps, (unsigned long long)sh->partial_munmaps,
+		(unsigned long long)sh->mremap_refused,
+		(unsigned long long)sh->mremap_shrinks,
+		(unsigned long long)sh->mremap_moves,
+		(unsigned long long)sh->page_checks);
+	fprintf(stderr,
+		"# %llu forks, %llu spawned children that exited with pages mapped, %llu drop_caches\n",
+		(unsigned long long)sh->forks, (unsigned long long)sh->spawns,
+		(unsigned long long)sh->drops);
+}
+
+enum role { OWNER0, OWNER1, REMOTE, SPAWNER, RECLAIMER, NR_ROLES };
+static const char * const role_names[] = {
+	"owner 0", "owner 1", "remote", "spawner", "reclaimer",
+};
+
+FIXTURE(race)
+{
+	int fd;			/* for STATS */
+	int fds[NFILES];	/* the owners' files */
+};
+
+FIXTURE_SETUP(race)
+{
+	int i;
+
+	self->fd = -1;
+	for (i = 0; i < NFILES; i++)
+		self->fds[i] = -1;
+	self->fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd)
+		TH_LOG("open %s: %s (is the rust_mm_sample module loaded?)",
+		       DEV_PATH, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	int i;
+
+	for (i = 0; i < NFILES; i++)
+		if (self->fds[i] >= 0)
+			close(self->fds[i]);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+TEST_F_TIMEOUT(race, stress, 50)
+{
+	const char *env = getenv("RUST_MM_RACE_SEED");
+	struct rust_mm_sample_stats before, after;
+	uint64_t start = now_ns(), seed;
+	long free_before, free_after;
+	int i, status, waited;
+	pid_t pids[NR_ROLES];
+	int ids[NFILES];
+	int64_t dins, dzap;
+
+	psz = sysconf(_SC_PAGESIZE);
+	seed = env ? strtoull(env, NULL, 0) : (now_ns() ^ ((uint64_t)getpid() << 32));
+	fprintf(stderr, "# seed %llu (RUST_MM_RACE_SEED=%llu repeats the random choices)\n",
+		(unsigned long long)seed, (unsigned long long)seed);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, sh);
+	install_probe_handler();
+
+	free_before = settled_memfree_kb();
+	ASSERT_LT(0, free_before);
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	log_stats("before", &before);
+	for (i = 0; i < NFILES; i++) {
+		self->fds[i] = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, self->fds[i]);
+		ids[i] = i;
+	}
+
+	for (i = 0; i < NOWNERS; i++)
+		sh->mapped[i] = -1;
+	sh->deadline_ns = now_ns() + RACE_SECONDS * 1000000000ULL;
+	for (i = 0; i < NR_ROLES; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i])
+			continue;
+		switch (i) {
+		case OWNER0:
+		case OWNER1:
+			run_owner(i, seed, self->fds + 2 * i, ids + 2 * i);
+			break;
+		case REMOTE:
+			run_remote(seed, self->fds, ids);
+			break;
+		case SPAWNER:
+			run_spawner(seed);
+			break;
+		case RECLAIMER:
+			run_reclaimer(seed);
+			break;
+		}
+		_exit(0);
+	}
+	for (i = 0; i < NR_ROLES; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			fail("%s: status %#x", role_names[i], status);
+	}
+	fprintf(stderr, "# the race ran %.1f s\n", (now_ns() - start) / 1e9);
+	log_results();
+	for (i = 0; i < sh->nfails && i < MAX_FAILS; i++)
+		fprintf(stderr, "# FAILED: %s\n", sh->fails[i]);
+	EXPECT_EQ(0, sh->nfails);
+
+	/* Every file of the test is closed, every child reaped: nothing held. */
+	for (i = 0; i < NFILES; i++) {
+		close(self->fds[i]);
+		self->fds[i] = -1;
+	}
+	for (waited = 0; waited <= 5000; waited += 50) {
+		ASSERT_EQ(0, get_stats(self->fd, &after));
+		if (after.held == before.held)
+			break;
+		sleep_us(50000);
+	}
+	log_stats("after", &after);
+	EXPECT_EQ(before.held, after.held);
+	EXPECT_EQ(after.inserted, after.held + after.zapped + after.reclaimed + after.freed)
+		TH_LOG("inserted != held + zapped + reclaimed + freed");
+	dins = after.inserted - before.inserted;
+	dzap = after.zapped - before.zapped;
+	fprintf(stderr,
+		"# INSERTs that succeeded: %lld (%llu more in flight at an exit); the driver counted %lld\n",
+		(long long)sh->insert_ok, (unsigned long long)sh->insert_inflight,
+		(long long)dins);
+	fprintf(stderr,
+		"# ZAPs that succeeded: %lld (%llu more in flight at an exit); the driver counted %lld\n",
+		(long long)sh->zap_ok, (unsigned long long)sh->zap_inflight,
+		(long long)dzap);
+	EXPECT_LE((int64_t)sh->insert_ok, dins);
+	EXPECT_GE((int64_t)(sh->insert_ok + sh->insert_inflight), dins);
+	EXPECT_LE((int64_t)sh->zap_ok, dzap);
+	EXPECT_GE((int64_t)(sh->zap_ok + sh->zap_inflight), dzap);
+
+	free_after = settled_memfree_kb();
+	fprintf(stderr,
+		"# MemFree: %ld kB before, %ld kB after (%+ld kB; tolerance -%d kB, %lld%% of the %lld kB in the %lld pages inserted)\n",
+		free_before, free_after, free_after - free_before, MEMFREE_SLACK_KB,
+		dins > 0 ? MEMFREE_SLACK_KB * 100LL / (dins * psz / 1024) : 0,
+		(long long)dins * psz / 1024, (long long)dins);
+	EXPECT_GE(free_after, free_before - MEMFREE_SLACK_KB)
+		TH_LOG("pages leaked?");
+	fprintf(stderr, "# took %.1f s\n", (now_ns() - start) / 1e9);
+}
+
+TEST_HARNESS_MAIN
