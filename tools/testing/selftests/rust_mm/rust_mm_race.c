@@ -956,40 +956,79 @@ static void run_reclaimer(uint64_t seed)
 	}
 }
 
-static long memfree_kb(void)
+/*
+ * The /proc/meminfo fields, in kB, that say where memory went: MemFree, and
+ * the kernel's and the processes' own uses of it.
+ */
+static const char * const mi_names[] = {
+	"MemFree", "Slab", "PageTables", "KernelStack", "Percpu", "AnonPages",
+	"Cached", "Buffers",
+};
+
+#define NR_MI	ARRAY_SIZE(mi_names)
+
+struct meminfo {
+	long kb[NR_MI];
+	long pcp;	/* free pages in the per-CPU lists */
+};
+
+/* The free pages in the per-CPU lists, in kB: MemFree does not count them. */
+static long pcp_free_kb(void)
 {
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	long n, pages = 0;
 	char line[128];
-	FILE *f = fopen("/proc/meminfo", "r");
-	long kb = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
-			break;
+		if (sscanf(line, " count: %ld", &n) == 1)
+			pages += n;
 	fclose(f);
-	return kb;
+	return pages * psz / 1024;
+}
+
+static int read_meminfo(struct meminfo *m)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128], name[64];
+	unsigned int i, found = 0;
+	long kb;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63[^:]: %ld kB", name, &kb) == 2)
+			for (i = 0; i < NR_MI; i++)
+				if (!strcmp(name, mi_names[i])) {
+					m->kb[i] = kb;
+					found++;
+				}
+	fclose(f);
+	m->pcp = pcp_free_kb();
+	return found == NR_MI && m->pcp >= 0 ? 0 : -1;
 }
 
 /*
- * MemFree after reclaiming what can be reclaimed, once it stopped moving
- * (RCU callbacks and deferred work free memory a while after the last
- * process exited).
+ * /proc/meminfo after reclaiming what can be reclaimed, once MemFree stopped
+ * moving (RCU callbacks and deferred work free memory a while after the
+ * last process exited).
  */
-static long settled_memfree_kb(void)
+static int settled_meminfo(struct meminfo *m)
 {
-	long prev = -1, kb = -1;
+	long prev = -1;
 	int i;
 
 	for (i = 0; i < 10; i++) {
 		reclaim("3\n");
 		sleep_us(300000);
-		kb = memfree_kb();
-		if (prev >= 0 && labs(kb - prev) < 512)
+		if (read_meminfo(m))
+			return -1;
+		if (prev >= 0 && labs(m->kb[0] - prev) < 512)
 			break;
-		prev = kb;
+		prev = m->kb[0];
 	}
-	return kb;
+	return 0;
 }
 
 static void log_stats(const char *what, const struct rust_mm_sample_stats *st)
@@ -1071,7 +1110,10 @@ TEST_F_TIMEOUT(race, stress, 50)
 	const char *env = getenv("RUST_MM_RACE_SEED");
 	struct rust_mm_sample_stats before, after;
 	uint64_t start = now_ns(), seed;
-	long free_before, free_after;
+	struct meminfo mem_before, mem_after;
+	long unexplained;
+	char buf[512];
+	int len;
 	int i, status, waited;
 	pid_t pids[NR_ROLES];
 	int ids[NFILES];
@@ -1086,8 +1128,7 @@ TEST_F_TIMEOUT(race, stress, 50)
 	ASSERT_NE(MAP_FAILED, sh);
 	install_probe_handler();
 
-	free_before = settled_memfree_kb();
-	ASSERT_LT(0, free_before);
+	ASSERT_EQ(0, settled_meminfo(&mem_before)) TH_LOG("reading /proc/meminfo");
 	ASSERT_EQ(0, get_stats(self->fd, &before));
 	log_stats("before", &before);
 	for (i = 0; i < NFILES; i++) {
@@ -1129,7 +1170,8 @@ TEST_F_TIMEOUT(race, stress, 50)
 	fprintf(stderr, "# the race ran %.1f s\n", (now_ns() - start) / 1e9);
 	log_results();
 	for (i = 0; i < sh->nfails && i < MAX_FAILS; i++)
-		fprintf(stderr, "# FAILED: %s\n", sh->fails[i]);
+		if (!i || strcmp(sh->fails[i], sh->fails[i - 1]))
+			fprintf(stderr, "# FAILED: %s\n", sh->fails[i]);
 	EXPECT_EQ(0, sh->nfails);
 
 	/* Every file of the test is closed, every child reaped: nothing held. */
@@ -1162,13 +1204,25 @@ TEST_F_TIMEOUT(race, stress, 50)
 	EXPECT_LE((int64_t)sh->zap_ok, dzap);
 	EXPECT_GE((int64_t)(sh->zap_ok + sh->zap_inflight), dzap);
 
-	free_after = settled_memfree_kb();
+	ASSERT_EQ(0, settled_meminfo(&mem_after));
 	fprintf(stderr,
 		"# MemFree: %ld kB before, %ld kB after (%+ld kB; tolerance -%d kB, %lld%% of the %lld kB in the %lld pages inserted)\n",
-		free_before, free_after, free_after - free_before, MEMFREE_SLACK_KB,
+		mem_before.kb[0], mem_after.kb[0], mem_after.kb[0] - mem_before.kb[0],
+		MEMFREE_SLACK_KB,
 		dins > 0 ? MEMFREE_SLACK_KB * 100LL / (dins * psz / 1024) : 0,
 		(long long)dins * psz / 1024, (long long)dins);
-	EXPECT_GE(free_after, free_before - MEMFREE_SLACK_KB)
+	len = snprintf(buf, sizeof(buf), "# meanwhile, in kB: free in per-CPU lists %+ld",
+		       mem_after.pcp - mem_before.pcp);
+	unexplained = mem_before.kb[0] + mem_before.pcp - mem_after.kb[0] - mem_after.pcp;
+	for (i = 1; i < (int)NR_MI; i++) {
+		long d = mem_after.kb[i] - mem_before.kb[i];
+
+		len += snprintf(buf + len, sizeof(buf) - len, " %s %+ld", mi_names[i], d);
+		unexplained -= d;
+	}
+	fprintf(stderr, "%s; free memory went down by %ld kB more than these uses went up\n",
+		buf, unexplained);
+	EXPECT_GE(mem_after.kb[0], mem_before.kb[0] - MEMFREE_SLACK_KB)
 		TH_LOG("pages leaked?");
 	fprintf(stderr, "# took %.1f s\n", (now_ns() - start) / 1e9);
 }
