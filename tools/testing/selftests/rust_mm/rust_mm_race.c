@@ -11,9 +11,11 @@
  *   (MAP_SHARED or MAP_PRIVATE) or anonymous memory with MAP_FIXED, unmaps
  *   all or part of it, tries mremap (growing, duplicating and
  *   MREMAP_DONTUNMAP fail: the VMA is VM_DONTEXPAND; shrinking and moving
- *   work) and reads every page back; two threads INSERT,
- *   INSERT_WRITE_LOCKED and ZAP; a thread forks children that must not see
- *   the mapping (VM_DONTCOPY) and exit;
+ *   work) and reads the pages back; two threads INSERT, INSERT_WRITE_LOCKED
+ *   and ZAP, one of them on the mapper's CPU, so that the mapper runs when
+ *   the scheduler preempts it anywhere inside an ioctl (with CONFIG_PREEMPT);
+ *   a thread forks children that must not see the mapping (VM_DONTCOPY) and
+ *   exit;
  * - a "remote" process whose threads INSERT and ZAP into the owners'
  *   mappings through the same files, as Binder does from another process;
  * - a "spawner" whose children open the device, map it, INSERT from two
@@ -25,16 +27,16 @@
  * mapping can be checked: a page of the device reads the fill of that file
  * and index or gives SIGBUS (not inserted, zapped, reclaimed), anonymous
  * memory reads zeroes, an unmapped page gives SIGSEGV. Any other byte is a
- * page in the wrong place. Every ioctl must return one of the errors that
- * rust_mm_sample.h documents.
+ * page in the wrong place. The mapper reads the pages that
+ * /proc/self/pagemap says are present, and the others now and then. Every
+ * ioctl must return one of the errors that rust_mm_sample.h documents.
  *
  * Afterwards the driver's counters must add up (inserted == held + zapped +
  * reclaimed + freed), match the INSERTs and ZAPs that succeeded, and hold as
- * many pages as before; MemFree must be back to what it was, within
- * MEMFREE_SLACK_KB.
+ * many pages as before; and no memory may be missing (see MEMFREE_SLACK_KB).
  *
- * Set RUST_MM_RACE_SEED to repeat the random choices of a run. Needs root
- * (drop_caches).
+ * Set RUST_MM_RACE_SEED to repeat the random choices of a run (the
+ * interleaving is up to the scheduler). Needs root (drop_caches).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -72,12 +74,18 @@
 #define SPAWNS		300
 #define DROPS		60
 /*
- * MemFree may end up lower by this much without a leak: slab caches, the
- * KASAN quarantine of freed objects, page tables and per-CPU page lists grow
- * and shrink during the run (runs without a leak ended within -6 MiB). The
- * run inserts several times as many pages.
+ * The leak check: MemFree after the run, once caches are dropped, against
+ * MemFree before. Without a leak, MemFree moves by several MiB (runs ended
+ * between -7 and +13 MiB): pages move to and from the per-CPU free lists,
+ * which MemFree does not count, and the slab caches grow, the KASAN
+ * quarantine of freed objects in them above all. So the test checks
+ * MemFree with a wide tolerance, and, with a tight one, what MemFree plus the
+ * per-CPU lists lost beyond what the kernel's accounted uses of memory (Slab,
+ * PageTables, ...) gained: runs without a leak ended within 100 kB there. A
+ * leaked page of the driver is in none of them.
  */
-#define MEMFREE_SLACK_KB	(8 * 1024)
+#define MEMFREE_SLACK_KB	(16 * 1024)
+#define UNEXPLAINED_SLACK_KB	2048
 #define MAX_FAILS	16
 #define FAIL_LEN	240
 
@@ -603,9 +611,13 @@ static void try_mremap(struct owner *o)
 			       EFAULT);
 		break;
 	case 2:
-		/* Duplicating (old size 0) works for shared mappings only. */
-		mremap_refused(o, "duplicate", 0, o->len, MREMAP_MAYMOVE,
-			       o->shared ? EFAULT : EINVAL);
+		/*
+		 * Duplicating (old size 0): only shared mappings get as far
+		 * as VM_DONTEXPAND (for a private one, core mm logs that it
+		 * is not supported).
+		 */
+		if (o->shared)
+			mremap_refused(o, "duplicate", 0, o->len, MREMAP_MAYMOVE, EFAULT);
 		break;
 	case 3:
 		mremap_refused(o, "MREMAP_DONTUNMAP", o->len, o->len,
@@ -1205,12 +1217,9 @@ TEST_F_TIMEOUT(race, stress, 50)
 	EXPECT_GE((int64_t)(sh->zap_ok + sh->zap_inflight), dzap);
 
 	ASSERT_EQ(0, settled_meminfo(&mem_after));
-	fprintf(stderr,
-		"# MemFree: %ld kB before, %ld kB after (%+ld kB; tolerance -%d kB, %lld%% of the %lld kB in the %lld pages inserted)\n",
+	fprintf(stderr, "# MemFree: %ld kB before, %ld kB after (%+ld kB; tolerance -%d kB)\n",
 		mem_before.kb[0], mem_after.kb[0], mem_after.kb[0] - mem_before.kb[0],
-		MEMFREE_SLACK_KB,
-		dins > 0 ? MEMFREE_SLACK_KB * 100LL / (dins * psz / 1024) : 0,
-		(long long)dins * psz / 1024, (long long)dins);
+		MEMFREE_SLACK_KB);
 	len = snprintf(buf, sizeof(buf), "# meanwhile, in kB: free in per-CPU lists %+ld",
 		       mem_after.pcp - mem_before.pcp);
 	unexplained = mem_before.kb[0] + mem_before.pcp - mem_after.kb[0] - mem_after.pcp;
@@ -1220,10 +1229,16 @@ TEST_F_TIMEOUT(race, stress, 50)
 		len += snprintf(buf + len, sizeof(buf) - len, " %s %+ld", mi_names[i], d);
 		unexplained -= d;
 	}
-	fprintf(stderr, "%s; free memory went down by %ld kB more than these uses went up\n",
-		buf, unexplained);
+	fprintf(stderr, "%s\n", buf);
+	fprintf(stderr,
+		"# free memory (MemFree and the per-CPU lists) went down by %ld kB more than these went up (tolerance %d kB, %lld%% of the %lld kB in the %lld pages inserted)\n",
+		unexplained, UNEXPLAINED_SLACK_KB,
+		dins > 0 ? UNEXPLAINED_SLACK_KB * 100LL / (dins * psz / 1024) : 0,
+		(long long)dins * psz / 1024, (long long)dins);
 	EXPECT_GE(mem_after.kb[0], mem_before.kb[0] - MEMFREE_SLACK_KB)
-		TH_LOG("pages leaked?");
+		TH_LOG("MemFree: pages leaked?");
+	EXPECT_GE(UNEXPLAINED_SLACK_KB, unexplained)
+		TH_LOG("memory went missing: pages leaked?");
 	fprintf(stderr, "# took %.1f s\n", (now_ns() - start) / 1e9);
 }
 
