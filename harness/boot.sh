@@ -18,13 +18,22 @@ mkdir -p "$out"
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nodefaults -no-user-config
       -display none -no-reboot -kernel "$kernel" -initrd "$BUILD/initramfs-$name.cpio"
       -append "console=ttyS0 panic=-1 rdinit=/init rmm_mode=$mode ${BOOT_APPEND:-}")
+# More QEMU options, e.g. harness/bench.sh's -icount.
+if [ -n "${BOOT_QEMU:-}" ]; then
+	read -r -a extra <<<"$BOOT_QEMU"
+	qemu+=("${extra[@]}")
+fi
+# MODE bench (make bench) is like test, but the second serial port gets the
+# benchmark's table, in bench.txt.
+second=$out/results.ktap
+[ "$mode" != bench ] || second=$out/bench.txt
 case "$mode" in
-test)
+test | bench)
 	say "booting $name under TCG (timeout ${timeout_s} s)"
 	start=$(date +%s)
 	rc=0
 	timeout "$timeout_s" "${qemu[@]}" -serial "file:$out/console.log" \
-		-serial "file:$out/results.ktap" </dev/null || rc=$?
+		-serial "file:$second" </dev/null || rc=$?
 	say "VM ran $(($(date +%s) - start)) s"
 	if [ $rc -eq 124 ]; then
 		echo "error: the VM did not finish within ${timeout_s} s (hung); last console lines:" >&2

@@ -60,6 +60,12 @@ run)
 	/bin/demo
 	echo "rust-mm: demo exited with status $?"
 	;;
+bench)
+	# make bench: harness/bench.sh added the benchmark modules and program.
+	load_modules
+	/bin/mm_bench >/dev/ttyS1
+	echo "rust-mm: mm_bench exited with status $?"
+	;;
 *)
 	load_modules
 	echo "rust-mm: modules loaded: $(ls /lib/modules 2>/dev/null)"

@@ -26,4 +26,7 @@ done
 for d in "$SRC"/samples/rust/*demo*.c; do
 	gcc "${CFLAGS[@]}" -o "$root/bin/demo" "$d" || die "building $d failed"
 done
+# Files a harness step adds for this config: harness/bench.sh puts the
+# benchmark modules and program in $BUILD/initramfs-extra-bench.
+[ ! -d "$BUILD/initramfs-extra-$name" ] || cp -a "$BUILD/initramfs-extra-$name/." "$root/"
 (cd "$root" && find . | cpio -o -H newc --quiet >"$out.tmp") && mv "$out.tmp" "$out"

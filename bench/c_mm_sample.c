@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The C reference of make bench: /dev/c-mm-sample, the hot paths of the Rust
+ * sample samples/rust/rust_mm_sample.rs in plain C, behind the same userspace
+ * interface (samples/rust/rust_mm_sample.h).
+ *
+ * It does what the sample does, step for step and with the same locks: mmap
+ * stashes the mm (mmgrab) and installs vm_ops whose data is the open file; the
+ * INSERT ioctls take an mmgrab reference under the file's spinlock, allocate a
+ * page and fill it in 64-byte chunks (each through kmap_local_page(), as
+ * Page::write_raw() does), mmget_not_zero(), take the per-VMA lock (or the
+ * mmap read lock, or on request the write lock), look the VMA up, check that
+ * it is the file's own, vm_insert_page(), record the page under the spinlock
+ * and count it; ZAP does the same under the mmap read lock with
+ * zap_page_range_single(). The mm references are dropped with mmput_async()
+ * and mmdrop(), in the sample's order.
+ *
+ * Where the sample uses a Rust abstraction, this calls the C function the
+ * abstraction wraps, so the difference between the two is the cost of the
+ * abstractions. What is not on a hot path is left out: the shrinker and the
+ * list of open files it walks.
+ *
+ * A benchmark only: not part of the series.
+ */
+
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/kref.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+
+#include "c_mm_common.h"
+#include "mm_bench.h"
+#include "rust_mm_sample.h"
+
+#define MAX_PAGES RUST_MM_SAMPLE_MAX_PAGES
+
+/* The driver's counters, for STATS. */
+static atomic64_t held, inserted, zapped, reclaimed, freed;
+
+/* An open file of the device. It is also the data of its mapping's VMA. */
+struct cms_file {
+	struct kref ref;		/* one for the file, one per VMA */
+	spinlock_t lock;		/* protects what follows */
+	struct mm_struct *mm;		/* mmgrab()ed by mmap, or NULL */
+	unsigned long start;		/* where the mapping starts */
+	unsigned long npages;		/* how many pages it has */
+	bool mapped;			/* set by mmap, cleared by close */
+	struct page *pages[MAX_PAGES];	/* the driver's reference to each */
+};
+
+static const struct vm_operations_struct cms_vm_ops;
+
+/* Takes n pages off held and adds them to counter. */
+static void give_back(atomic64_t *counter, unsigned long n)
+{
+	atomic64_add(n, counter);
+	atomic64_sub(n, &held);
+}
+
+static void cms_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct cms_file, ref));
+}
+
+static void cms_vm_open(struct vm_area_struct *vma)
+{
+	struct cms_file *f = vma->vm_private_data;
+
+	kref_get(&f->ref);
+}
+
+static void cms_vm_close(struct vm_area_struct *vma)
+{
+	struct cms_file *f = vma->vm_private_data;
+	struct page *pages[MAX_PAGES];
+	unsigned long i, n = 0;
+
+	spin_lock(&f->lock);
+	f->mapped = false;
+	for (i = 0; i < MAX_PAGES; i++) {
+		pages[i] = f->pages[i];
+		f->pages[i] = NULL;
+		n += !!pages[i];
+	}
+	spin_unlock(&f->lock);
+	give_back(&freed, n);
+	for (i = 0; i < MAX_PAGES; i++)
+		if (pages[i])
+			__free_page(pages[i]);
+	kref_put(&f->ref, cms_free);
+}
+
+static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct cms_vm_ops = {
+	.open = cms_vm_open,
+	.close = cms_vm_close,
+	.fault = cms_vm_fault,
+};
+
+/* Whether vma is the mapping of f, like VmAreaRef::as_driver_vma. */
+static bool cms_own_vma(struct vm_area_struct *vma, struct cms_file *f)
+{
+	return vma && vma->vm_ops == &cms_vm_ops && vma->vm_private_data == f;
+}
+
+/*
+ * The stashed mm, with an mmgrab reference, and the address of page index, if
+ * index is in the mapping. Called with f->lock held.
+ */
+static int cms_locate(struct cms_file *f, unsigned long index,
+		      struct mm_struct **mm, unsigned long *addr)
+{
+	if (!f->mm || !f->mapped || index >= f->npages)
+		return -EINVAL;
+	mmgrab(f->mm);
+	*mm = f->mm;
+	*addr = f->start + index * PAGE_SIZE;
+	return 0;
+}
+
+/*
+ * What Page::write_raw() is in Linux 6.12: a function of the kernel crate,
+ * not inlined into modules, that maps the page through the exported helpers.
+ * Only for MM_BENCH_SAMPLE_INSERT_RUST_FILL.
+ */
+static noinline int cms_write_raw(struct page *page, const void *src,
+				  size_t offset, size_t len)
+{
+	void *dst;
+
+	if (offset > PAGE_SIZE || len > PAGE_SIZE || offset + len > PAGE_SIZE)
+		return -EINVAL;
+	dst = rust_helper_kmap_local_page(page);
+	memcpy(dst + offset, src, len);
+	rust_helper_kunmap_local(dst);
+	return 0;
+}
+
+/*
+ * Allocates a page whose every byte is fill, as the sample's filled_page; with
+ * rust_fill, through cms_write_raw().
+ */
+static __always_inline struct page *cms_filled_page(u8 fill, bool rust_fill)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	u8 chunk[64];
+	size_t offset;
+
+	if (!page)
+		return NULL;
+	memset(chunk, fill, sizeof(chunk));
+	for (offset = 0; offset < PAGE_SIZE; offset += sizeof(chunk)) {
+		void *dst;
+
+		if (rust_fill) {
+			if (cms_write_raw(page, chunk, offset, sizeof(chunk))) {
+				__free_page(page);
+				return NULL;
+			}
+			continue;
+		}
+		dst = kmap_local_page(page);
+		memcpy(dst + offset, chunk, sizeof(chunk));
+		kunmap_local(dst);
+	}
+	return page;
+}
+
+/*
+ * Remembers a page that was just inserted, with a lock on its VMA held (so the
+ * mapping cannot have been closed since the lookup).
+ */
+static void cms_record(struct cms_file *f, unsigned long index,
+		       struct page *page)
+{
+	struct page *old;
+
+	spin_lock(&f->lock);
+	old = f->pages[index];
+	f->pages[index] = page;
+	spin_unlock(&f->lock);
+	atomic64_inc(&inserted);
+	atomic64_inc(&held);
+	/* vm_insert_page refuses an address that is already mapped. */
+	if (old) {
+		give_back(&freed, 1);
+		__free_page(old);
+	}
+}
+
+/* Inserts page at addr of the file's VMA vma and records it. */
+static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
+			   unsigned long index, unsigned long addr,
+			   struct page *page)
+{
+	int ret;
+
+	if (!cms_own_vma(vma, f))
+		return -ENXIO;
+	ret = vm_insert_page(vma, addr, page);
+	if (!ret)
+		cms_record(f, index, page);
+	return ret;
+}
+
+/*
+ * INSERT and INSERT_WRITE_LOCKED; with rust_fill, the page is filled as by
+ * Page::write_raw().
+ */
+static __always_inline int cms_insert(struct cms_file *f,
+				      const struct rust_mm_sample_insert *args,
+				      bool write_locked, bool rust_fill)
+{
+	unsigned long index = args->index;
+	struct vm_area_struct *vma;
+	struct mm_struct *mm;
+	unsigned long addr;
+	struct page *page;
+	int ret;
+
+	spin_lock(&f->lock);
+	ret = cms_locate(f, index, &mm, &addr);
+	if (!ret && f->pages[index]) {
+		mmdrop(mm);
+		ret = -EBUSY;
+	}
+	spin_unlock(&f->lock);
+	if (ret)
+		return ret;
+
+	page = cms_filled_page(args->fill, rust_fill);
+	if (!page) {
+		ret = -ENOMEM;
+		goto out_mmdrop;
+	}
+	/*
+	 * The process may have exited. Drop the mmget reference with
+	 * mmput_async: this may be the last one.
+	 */
+	if (!mmget_not_zero(mm)) {
+		ret = -ESRCH;
+		goto out_free;
+	}
+	if (write_locked) {
+		mmap_write_lock(mm);
+		ret = cms_insert_into(f, vma_lookup(mm, addr), index, addr, page);
+		mmap_write_unlock(mm);
+	} else {
+		vma = rust_helper_lock_vma_under_rcu(mm, addr);
+		if (vma) {
+			ret = cms_insert_into(f, vma, index, addr, page);
+			vma_end_read(vma);
+		} else {
+			mmap_read_lock(mm);
+			ret = cms_insert_into(f, vma_lookup(mm, addr), index,
+					      addr, page);
+			mmap_read_unlock(mm);
+		}
+	}
+	mmput_async(mm);
+	if (!ret)
+		page = NULL; /* the file owns it now */
+out_free:
+	if (page)
+		__free_page(page);
+out_mmdrop:
+	mmdrop(mm);
+	return ret;
+}
+
+/*
+ * Zaps the pages whose indices are set in which from vma, drops the driver's
+ * references to them, and returns how many there were.
+ */
+static unsigned long cms_zap(struct cms_file *f, struct vm_area_struct *vma,
+			     unsigned long start, const bool *which)
+{
+	unsigned long index, n = 0;
+
+	for (index = 0; index < MAX_PAGES; index++) {
+		unsigned long addr = start + index * PAGE_SIZE;
+		struct page *page;
+
+		if (!which[index])
+			continue;
+		if (addr < vma->vm_start || addr + PAGE_SIZE > vma->vm_end)
+			continue;
+		zap_page_range_single(vma, addr, PAGE_SIZE, NULL);
+		spin_lock(&f->lock);
+		page = f->pages[index];
+		f->pages[index] = NULL;
+		spin_unlock(&f->lock);
+		if (page) {
+			n++;
+			__free_page(page);
+		}
+	}
+	return n;
+}
+
+/* ZAP. */
+static int cms_zap_one(struct cms_file *f, unsigned long index)
+{
+	bool which[MAX_PAGES] = {};
+	struct vm_area_struct *vma;
+	unsigned long addr, start;
+	struct mm_struct *mm;
+	unsigned long n = 0;
+	int ret;
+
+	spin_lock(&f->lock);
+	ret = cms_locate(f, index, &mm, &addr);
+	spin_unlock(&f->lock);
+	if (ret)
+		return ret;
+	start = addr - index * PAGE_SIZE;
+	if (!mmget_not_zero(mm)) {
+		ret = -ESRCH;
+		goto out_mmdrop;
+	}
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, start);
+	if (cms_own_vma(vma, f)) {
+		which[index] = true;
+		n = cms_zap(f, vma, start, which);
+	} else {
+		ret = -ENXIO;
+	}
+	mmap_read_unlock(mm);
+	if (!ret) {
+		give_back(&zapped, n);
+		if (!n)
+			ret = -ENOENT;
+	}
+	mmput_async(mm);
+out_mmdrop:
+	mmdrop(mm);
+	return ret;
+}
+
+static int cms_open(struct inode *inode, struct file *file)
+{
+	struct cms_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
+
+	if (!f)
+		return -ENOMEM;
+	kref_init(&f->ref);
+	spin_lock_init(&f->lock);
+	file->private_data = f;
+	return 0;
+}
+
+static int cms_release(struct inode *inode, struct file *file)
+{
+	struct cms_file *f = file->private_data;
+	struct mm_struct *mm;
+
+	/* The mapping is gone too (it holds a reference), so there are no pages. */
+	spin_lock(&f->lock);
+	mm = f->mm;
+	f->mm = NULL;
+	spin_unlock(&f->lock);
+	if (mm)
+		mmdrop(mm);
+	kref_put(&f->ref, cms_free);
+	return 0;
+}
+
+static int cms_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	unsigned long size = vma->vm_end - vma->vm_start;
+	struct cms_file *f = file->private_data;
+	struct mm_struct *old;
+
+	if (size > MAX_PAGES * PAGE_SIZE || vma->vm_pgoff)
+		return -EINVAL;
+	/* Read-only, for good: mprotect(PROT_WRITE) fails later too. */
+	if (vma->vm_flags & VM_WRITE)
+		return -EINVAL;
+	spin_lock(&f->lock);
+	if (f->mapped) {
+		spin_unlock(&f->lock);
+		return -EBUSY;
+	}
+	f->start = vma->vm_start;
+	f->npages = size / PAGE_SIZE;
+	f->mapped = true;
+	old = f->mm;
+	f->mm = vma->vm_mm;
+	mmgrab(f->mm);
+	spin_unlock(&f->lock);
+	if (old)
+		mmdrop(old);
+	vm_flags_mod(vma, VM_DONTCOPY | VM_MIXEDMAP | VM_DONTEXPAND, VM_MAYWRITE);
+	kref_get(&f->ref);
+	vma->vm_private_data = f;
+	vma->vm_ops = &cms_vm_ops;
+	return 0;
+}
+
+static long cms_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct cms_file *f = file->private_data;
+	struct rust_mm_sample_insert args;
+	struct rust_mm_sample_stats stats;
+
+	switch (cmd) {
+	case RUST_MM_SAMPLE_INSERT:
+	case RUST_MM_SAMPLE_INSERT_WRITE_LOCKED:
+		if (copy_from_user(&args, (void __user *)arg, sizeof(args)))
+			return -EFAULT;
+		return cms_insert(f, &args,
+				  cmd == RUST_MM_SAMPLE_INSERT_WRITE_LOCKED,
+				  false);
+	case MM_BENCH_SAMPLE_INSERT_RUST_FILL:
+		if (copy_from_user(&args, (void __user *)arg, sizeof(args)))
+			return -EFAULT;
+		return cms_insert(f, &args, false, true);
+	case RUST_MM_SAMPLE_ZAP:
+		return cms_zap_one(f, arg);
+	case RUST_MM_SAMPLE_STATS:
+		stats.held = atomic64_read(&held);
+		stats.inserted = atomic64_read(&inserted);
+		stats.zapped = atomic64_read(&zapped);
+		stats.reclaimed = atomic64_read(&reclaimed);
+		stats.freed = atomic64_read(&freed);
+		if (copy_to_user((void __user *)arg, &stats, sizeof(stats)))
+			return -EFAULT;
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations cms_fops = {
+	.owner = THIS_MODULE,
+	.open = cms_open,
+	.release = cms_release,
+	.mmap = cms_mmap,
+	.unlocked_ioctl = cms_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice cms_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "c-mm-sample",
+	.fops = &cms_fops,
+};
+
+module_misc_device(cms_misc);
+
+MODULE_AUTHOR("Rust for Linux Contributors");
+MODULE_DESCRIPTION("C reference of the Rust mm sample's hot paths");
+MODULE_LICENSE("GPL");
