@@ -131,14 +131,17 @@ static int cms_locate(struct cms_file *f, unsigned long index,
 
 /*
  * What Page::write_raw() is in Linux 6.12: a function of the kernel crate,
- * not inlined into modules, that maps the page through the exported helpers.
- * Only for MM_BENCH_SAMPLE_INSERT_RUST_FILL.
+ * not inlined into modules, that maps the page through the exported helpers
+ * and copies with memcpy(), not knowing len. Only for
+ * MM_BENCH_SAMPLE_INSERT_RUST_FILL.
  */
 static noinline int cms_write_raw(struct page *page, const void *src,
 				  size_t offset, size_t len)
 {
 	void *dst;
 
+	/* Its callers' len must not turn the memcpy() into moves. */
+	OPTIMIZER_HIDE_VAR(len);
 	if (offset > PAGE_SIZE || len > PAGE_SIZE || offset + len > PAGE_SIZE)
 		return -EINVAL;
 	dst = rust_helper_kmap_local_page(page);
