@@ -45,6 +45,7 @@
 
 #include "kselftest_harness.h"
 #include "rust_mm_sample.h"
+#include "rust_mm_util.h"
 
 #define DEV_PATH	"/dev/rust-mm-sample"
 #define REFCNT_PATH	"/sys/module/rust_mm_sample/refcnt"
@@ -160,44 +161,15 @@ static bool gives_sigbus(const void *p)
 	return r.signo == SIGBUS && r.code == BUS_ADRERR && r.addr == p;
 }
 
-static int do_insert(int fd, unsigned long cmd, __u32 index, __u32 fill)
-{
-	struct rust_mm_sample_insert arg = { .index = index, .fill = fill };
-
-	return ioctl(fd, cmd, &arg) ? errno : 0;
-}
-
 static int insert(int fd, __u32 index, __u32 fill)
 {
 	return do_insert(fd, RUST_MM_SAMPLE_INSERT, index, fill);
-}
-
-static int zap(int fd, unsigned long index)
-{
-	return ioctl(fd, RUST_MM_SAMPLE_ZAP, index) ? errno : 0;
-}
-
-static int get_stats(int fd, struct rust_mm_sample_stats *st)
-{
-	memset(st, 0xff, sizeof(*st));
-	return ioctl(fd, RUST_MM_SAMPLE_STATS, st) ? errno : 0;
 }
 
 static bool stats_equal(const struct rust_mm_sample_stats *a,
 			const struct rust_mm_sample_stats *b)
 {
 	return !memcmp(a, b, sizeof(*a));
-}
-
-static void log_stats(const char *what, const struct rust_mm_sample_stats *st)
-{
-	fprintf(stderr,
-		"# %s: held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu\n",
-		what, (unsigned long long)st->held,
-		(unsigned long long)st->inserted,
-		(unsigned long long)st->zapped,
-		(unsigned long long)st->reclaimed,
-		(unsigned long long)st->freed);
 }
 
 static int open_dev(void)

@@ -60,6 +60,7 @@
 
 #include "kselftest_harness.h"
 #include "rust_mm_sample.h"
+#include "rust_mm_util.h"
 
 #define DEV_PATH	"/dev/rust-mm-sample"
 #define NPAGES		16	/* pages of an owner's region */
@@ -265,19 +266,6 @@ static void read_page(const void *p, unsigned char want, struct probe *r)
 		r->code = probe_code;
 		r->addr = probe_addr;
 	}
-}
-
-static int do_insert(int fd, unsigned long cmd, unsigned int index, unsigned int fill)
-{
-	struct rust_mm_sample_insert arg = { .index = index, .fill = fill };
-
-	return ioctl(fd, cmd, &arg) ? errno : 0;
-}
-
-static int get_stats(int fd, struct rust_mm_sample_stats *st)
-{
-	memset(st, 0xff, sizeof(*st));
-	return ioctl(fd, RUST_MM_SAMPLE_STATS, st) ? errno : 0;
 }
 
 /* The errors rust_mm_sample.h documents for INSERT, and for ZAP. */
@@ -1041,17 +1029,6 @@ static int settled_meminfo(struct meminfo *m)
 		prev = m->kb[0];
 	}
 	return 0;
-}
-
-static void log_stats(const char *what, const struct rust_mm_sample_stats *st)
-{
-	fprintf(stderr,
-		"# %s: held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu\n",
-		what, (unsigned long long)st->held,
-		(unsigned long long)st->inserted,
-		(unsigned long long)st->zapped,
-		(unsigned long long)st->reclaimed,
-		(unsigned long long)st->freed);
 }
 
 static void log_results(void)

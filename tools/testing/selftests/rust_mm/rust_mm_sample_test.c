@@ -29,6 +29,7 @@
 
 #include "kselftest_harness.h"
 #include "rust_mm_sample.h"
+#include "rust_mm_util.h"
 
 #define DEV_PATH	"/dev/rust-mm-sample"
 #define NPAGES		4
@@ -115,13 +116,6 @@ static int page_reads(const void *p, unsigned char fill)
 	return 0;
 }
 
-static int do_insert(int fd, unsigned long cmd, __u32 index, __u32 fill)
-{
-	struct rust_mm_sample_insert arg = { .index = index, .fill = fill };
-
-	return ioctl(fd, cmd, &arg) ? errno : 0;
-}
-
 static int insert(int fd, __u32 index, __u32 fill)
 {
 	return do_insert(fd, RUST_MM_SAMPLE_INSERT, index, fill);
@@ -130,28 +124,6 @@ static int insert(int fd, __u32 index, __u32 fill)
 static int insert_wl(int fd, __u32 index, __u32 fill)
 {
 	return do_insert(fd, RUST_MM_SAMPLE_INSERT_WRITE_LOCKED, index, fill);
-}
-
-static int zap(int fd, unsigned long index)
-{
-	return ioctl(fd, RUST_MM_SAMPLE_ZAP, index) ? errno : 0;
-}
-
-static int get_stats(int fd, struct rust_mm_sample_stats *st)
-{
-	memset(st, 0xff, sizeof(*st));
-	return ioctl(fd, RUST_MM_SAMPLE_STATS, st) ? errno : 0;
-}
-
-static void log_stats(const char *what, const struct rust_mm_sample_stats *st)
-{
-	fprintf(stderr,
-		"# %s: held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu\n",
-		what, (unsigned long long)st->held,
-		(unsigned long long)st->inserted,
-		(unsigned long long)st->zapped,
-		(unsigned long long)st->reclaimed,
-		(unsigned long long)st->freed);
 }
 
 static bool stats_consistent(const struct rust_mm_sample_stats *st)
