@@ -56,9 +56,12 @@ test)
 	run_tests >/dev/ttyS1 2>&1
 	;;
 run)
+	# The console (ttyS0) goes to a log file; the demo talks to the user on
+	# ttyS1, with its exit status last.
 	load_modules
-	/bin/demo
-	echo "rust-mm: demo exited with status $?"
+	stty -F /dev/ttyS1 -onlcr 2>/dev/null
+	/bin/demo >/dev/ttyS1 2>&1
+	echo "rust-mm: demo exited with status $?" >/dev/ttyS1
 	;;
 bench)
 	# make bench: harness/bench.sh added the benchmark modules and program.

@@ -53,6 +53,42 @@ kmake() {
 	make -s -C "$SRC" O="$BUILD/obj-$cfg" "${KMAKE_VARS[@]}" -j"$(nproc)" "$@"
 }
 
+# progress LABEL STATUS CMD...: run CMD; while it runs, print one line a
+# minute with LABEL, the minutes elapsed and the output of the shell command
+# STATUS (e.g. what has been built so far; a STATUS that fails skips the
+# line). Returns CMD's exit status. Fits a terminal and a CI log alike: no
+# carriage returns. CMD's own output is CMD's business: redirect it inside.
+progress() {
+	local label=$1 status=$2 pid rc=0 t0=$SECONDS next=60 what
+	shift 2
+	"$@" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		if [ $((SECONDS - t0)) -ge $next ]; then
+			# A STATUS that fails asks for no line this time.
+			if what=$(eval "$status" 2>/dev/null); then
+				say "$label: $((next / 60)) min${what:+, $what}"
+			fi
+			next=$((next + 60))
+		fi
+	done
+	wait "$pid" || rc=$?
+	return $rc
+}
+
+# objects_since STAMP DIR: how many object files below DIR are newer than
+# STAMP, and how many a whole build makes if an earlier build of DIR counted
+# them (count_objects).
+objects_since() {
+	local n total
+	n=$(find "$2" -name '*.o' -newer "$1" 2>/dev/null | wc -l)
+	total=$(cat "$2/.rmm-objects" 2>/dev/null || true)
+	echo "$n objects built${total:+ of about $total in a cold build}"
+}
+
+count_objects() { find "$1" -name '*.o' | wc -l >"$1/.rmm-objects"; }
+
 # Fail early, with the fix, when the disk cannot hold a build.
 need_disk() {
 	local need_gb=$1 dir=$2 avail

@@ -8,6 +8,8 @@ proofs' from RUNDIR/compile_fail.ktap, all by the base tree's own
 `tools/testing/kunit/kunit.py parse`. The console log is also searched for
 kernel splats. Prints per-suite results and ends with 'N passed, N failed'.
 Exit status 0 only if nothing failed.
+
+report.py --splats LOG: only the splat search, for make run's console log.
 """
 
 import json
@@ -54,7 +56,26 @@ def parse(src, path, what):
     return results
 
 
+def splats_in(lines):
+    """Excerpts of the console log around each kernel splat."""
+    return [''.join(lines[max(0, i - 2):i + 25])
+            for i, line in enumerate(lines) if SPLAT.search(line)]
+
+
+def check_splats(path):
+    """report.py --splats LOG: prints the splats in LOG; 1 if there are any."""
+    with open(path, errors='replace') as f:
+        splats = splats_in(f.readlines())
+    for excerpt in splats[:3]:
+        print('--- splat in the console log:\n' + excerpt)
+    if splats:
+        print(f'{len(splats)} kernel splat(s) in {path}')
+    return 1 if splats else 0
+
+
 def main():
+    if sys.argv[1] == '--splats':
+        return check_splats(sys.argv[2])
     src, rundir = (os.path.abspath(a) for a in sys.argv[1:3])
     console = os.path.join(rundir, 'console.log')
     results = []
@@ -72,10 +93,7 @@ def main():
 
     status = open(os.path.join(rundir, 'status')).read().strip()
     results.append(('vm.finished', 'PASS' if status == 'ok' else 'FAIL: ' + status))
-    splats = []
-    for i, line in enumerate(lines):
-        if SPLAT.search(line):
-            splats.append(''.join(lines[max(0, i - 2):i + 25]))
+    splats = splats_in(lines)
     results.append(('kernel_log.no_splats',
                     'PASS' if not splats else f'FAIL: {len(splats)} splat(s)'))
     for excerpt in splats[:3]:

@@ -33,7 +33,8 @@
  *
  * Afterwards the driver's counters must add up (inserted == held + zapped +
  * reclaimed + freed), match the INSERTs and ZAPs that succeeded, and hold as
- * many pages as before; and no memory may be missing (see MEMFREE_SLACK_KB).
+ * many pages as before; and no memory may be missing (see
+ * UNEXPLAINED_SLACK_KB).
  *
  * Set RUST_MM_RACE_SEED to repeat the random choices of a run (the
  * interleaving is up to the scheduler). Needs root (drop_caches).
@@ -75,17 +76,17 @@
 #define SPAWNS		300
 #define DROPS		60
 /*
- * The leak check: MemFree after the run, once caches are dropped, against
- * MemFree before. Without a leak, MemFree moves by several MiB (runs ended
- * between -7 and +13 MiB): pages move to and from the per-CPU free lists,
- * which MemFree does not count, and the slab caches grow, the KASAN
- * quarantine of freed objects in them above all. So the test checks
- * MemFree with a wide tolerance, and, with a tight one, what MemFree plus the
- * per-CPU lists lost beyond what the kernel's accounted uses of memory (Slab,
- * PageTables, ...) gained: runs without a leak ended within 100 kB there. A
- * leaked page of the driver is in none of them.
+ * The leak check. Raw MemFree is no measure of a leak here: without one, it
+ * moved by -21.5 to +13 MiB over clean runs, as pages move to and from the
+ * per-CPU free lists (which MemFree does not count) and the slab caches grow,
+ * the KASAN quarantine of freed objects in them above all. It is printed,
+ * not checked. What is checked is free memory (MemFree plus the per-CPU
+ * lists) lost beyond what the kernel's accounted uses of memory (Slab,
+ * PageTables, ...) gained: a page the driver leaks is in none of them. Over
+ * clean runs that figure stayed within -132..+160 kB; a driver that leaks
+ * one page per INSERT loses thousands of pages (the test prints how many
+ * were inserted).
  */
-#define MEMFREE_SLACK_KB	(16 * 1024)
 #define UNEXPLAINED_SLACK_KB	2048
 #define MAX_FAILS	16
 #define FAIL_LEN	240
@@ -1194,9 +1195,8 @@ TEST_F_TIMEOUT(race, stress, 50)
 	EXPECT_GE((int64_t)(sh->zap_ok + sh->zap_inflight), dzap);
 
 	ASSERT_EQ(0, settled_meminfo(&mem_after));
-	fprintf(stderr, "# MemFree: %ld kB before, %ld kB after (%+ld kB; tolerance -%d kB)\n",
-		mem_before.kb[0], mem_after.kb[0], mem_after.kb[0] - mem_before.kb[0],
-		MEMFREE_SLACK_KB);
+	fprintf(stderr, "# MemFree: %ld kB before, %ld kB after (%+ld kB; not checked: see UNEXPLAINED_SLACK_KB)\n",
+		mem_before.kb[0], mem_after.kb[0], mem_after.kb[0] - mem_before.kb[0]);
 	len = snprintf(buf, sizeof(buf), "# meanwhile, in kB: free in per-CPU lists %+ld",
 		       mem_after.pcp - mem_before.pcp);
 	unexplained = mem_before.kb[0] + mem_before.pcp - mem_after.kb[0] - mem_after.pcp;
@@ -1212,8 +1212,6 @@ TEST_F_TIMEOUT(race, stress, 50)
 		unexplained, UNEXPLAINED_SLACK_KB,
 		dins > 0 ? UNEXPLAINED_SLACK_KB * 100LL / (dins * psz / 1024) : 0,
 		(long long)dins * psz / 1024, (long long)dins);
-	EXPECT_GE(mem_after.kb[0], mem_before.kb[0] - MEMFREE_SLACK_KB)
-		TH_LOG("MemFree: pages leaked?");
 	EXPECT_GE(UNEXPLAINED_SLACK_KB, unexplained)
 		TH_LOG("memory went missing: pages leaked?");
 	fprintf(stderr, "# took %.1f s\n", (now_ns() - start) / 1e9);
