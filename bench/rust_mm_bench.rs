@@ -17,7 +17,7 @@
 use kernel::{
     c_str,
     ioctl::_IOWR,
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
         virt::{DriverVma, VmAreaNew, VmOperations, VmOpsTable},
         Mm, MmWithUser,
@@ -233,7 +233,7 @@ impl MiscDevice for BenchFile {
             mapping.mm.replace(ARef::from(&**vma.mm()))
         };
         drop(old);
-        vma.set_vm_ops(&VM_OPS, file.into());
+        vma.set_vm_ops(&VM_OPS, file.into())?;
         Ok(())
     }
 
@@ -251,13 +251,15 @@ struct RustMmBench {
     _misc: Pin<KBox<MiscDeviceRegistration<BenchFile>>>,
 }
 
+static MISC_VTABLE: MiscDeviceVTable<BenchFile> = MiscDeviceVTable::new(&THIS_MODULE);
+
 impl kernel::Module for RustMmBench {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         let opts = MiscDeviceOptions {
             name: c_str!("rust-mm-bench"),
         };
         Ok(RustMmBench {
-            _misc: KBox::pin_init(MiscDeviceRegistration::register(opts, module), GFP_KERNEL)?,
+            _misc: KBox::pin_init(MiscDeviceRegistration::register(opts, &MISC_VTABLE), GFP_KERNEL)?,
         })
     }
 }

@@ -29,7 +29,9 @@
 //! ```
 //! use kernel::c_str;
 //! use kernel::ioctl::_IO;
-//! use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
+//! use kernel::miscdevice::{
+//!     MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable,
+//! };
 //! use kernel::mm::virt::VmAreaNew;
 //! use kernel::prelude::*;
 //!
@@ -66,11 +68,13 @@
 //! # // SAFETY: Doctests are built into the kernel, where `THIS_MODULE` is null.
 //! # static THIS_MODULE: kernel::ThisModule =
 //! #     unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
+//! // The file operations live as long as the module: files may outlive the registration.
+//! static VTABLE: MiscDeviceVTable<Hello> = MiscDeviceVTable::new(&THIS_MODULE);
 //! let opts = MiscDeviceOptions {
 //!     name: c_str!("rust-misc-hello"),
 //! };
 //! let reg = KBox::pin_init(
-//!     MiscDeviceRegistration::<Hello>::register(opts, &THIS_MODULE),
+//!     MiscDeviceRegistration::<Hello>::register(opts, &VTABLE),
 //!     GFP_KERNEL,
 //! )?;
 //! assert!(reg.minor() > kernel::bindings::MISC_DYNAMIC_MINOR as i32);
@@ -119,29 +123,137 @@ impl MiscDeviceOptions {
     }
 }
 
+/// The file operations of the misc devices of type `T`, in a `static` of the driver's module.
+///
+/// 6.12's `misc_open` points the `f_op` of every file opened through a misc device at the
+/// device's `file_operations` (`replace_fops`), so the table must outlive every open file,
+/// whatever happens to the registration: a driver may drop its registration (on unbind, or at
+/// runtime) while files are open, and those files keep calling through their `f_op` until their
+/// last reference is gone. A `static` lives as long as the module, and the table's `owner` keeps
+/// the module loaded while any file is open. (A built-in driver's table lives forever.)
+///
+/// # Examples
+///
+/// ```
+/// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration, MiscDeviceVTable};
+/// use kernel::prelude::*;
+///
+/// struct Nop;
+///
+/// #[vtable]
+/// impl MiscDevice for Nop {
+///     type Ptr = ();
+///
+///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result {
+///         Ok(())
+///     }
+/// }
+///
+/// # // SAFETY: Doctests are built into the kernel, where `THIS_MODULE` is null.
+/// # static THIS_MODULE: kernel::ThisModule =
+/// #     unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
+/// static VTABLE: MiscDeviceVTable<Nop> = MiscDeviceVTable::new(&THIS_MODULE);
+/// ```
+///
+/// # Invariants
+///
+/// `fops` is `create_vtable::<T>()` with `owner` set to the module that declares the table.
+pub struct MiscDeviceVTable<T> {
+    fops: bindings::file_operations,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The table is never written after it is built; it only holds function pointers and the
+// module pointer, which may be used from any thread.
+unsafe impl<T> Sync for MiscDeviceVTable<T> {}
+
+impl<T: MiscDevice> MiscDeviceVTable<T> {
+    /// Builds the file operations of `T`, owned by `module` (pass `&THIS_MODULE`).
+    pub const fn new(module: &'static ThisModule) -> Self {
+        // INVARIANT: the table is `create_vtable::<T>()` with `owner` set.
+        Self {
+            fops: bindings::file_operations {
+                owner: module.as_ptr(),
+                ..*create_vtable::<T>()
+            },
+            _t: PhantomData,
+        }
+    }
+}
+
 /// A registration of a misc device.
 ///
 /// It is created by [`MiscDeviceRegistration::register`] and deregisters the device when dropped.
 /// It must stay pinned while registered, because the misc core links the `struct miscdevice` into
 /// its global list, and the file operations find it again through that pointer.
 ///
-/// # Module unloading
+/// # Dropping it with files open
 ///
-/// The registration has its own copy of `T`'s file operations, whose `owner` is the module that
-/// registered it. Every open file (and so every mapping of one) holds a reference on that module,
-/// so the module cannot be unloaded, and the registration dropped, while a file is open.
+/// Dropping the registration removes the device, so no new file can be opened. Files that are
+/// open already stay usable: their file operations are the driver's [`MiscDeviceVTable`], a
+/// `static`, and their private data is their own `T::Ptr`. The table's `owner` keeps the module
+/// loaded while any file (or a mapping of one) is open.
+///
+/// ```
+/// use core::sync::atomic::{AtomicUsize, Ordering};
+/// use kernel::c_str;
+/// use kernel::miscdevice::{
+///     MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable,
+/// };
+/// use kernel::prelude::*;
+/// # use kernel::miscdevice::KunitMiscFile;
+///
+/// static RELEASED: AtomicUsize = AtomicUsize::new(0);
+///
+/// struct Answer;
+///
+/// #[vtable]
+/// impl MiscDevice for Answer {
+///     type Ptr = KBox<Self>;
+///
+///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+///         Ok(KBox::new(Answer, GFP_KERNEL)?)
+///     }
+///
+///     fn release(_me: KBox<Self>) {
+///         RELEASED.fetch_add(1, Ordering::Relaxed);
+///     }
+///
+///     fn ioctl(_me: &Answer, _cmd: u32, _arg: usize) -> Result<isize> {
+///         Ok(42)
+///     }
+/// }
+///
+/// # // SAFETY: Doctests are built into the kernel, where `THIS_MODULE` is null.
+/// # static THIS_MODULE: kernel::ThisModule =
+/// #     unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
+/// static VTABLE: MiscDeviceVTable<Answer> = MiscDeviceVTable::new(&THIS_MODULE);
+/// let opts = MiscDeviceOptions {
+///     name: c_str!("rust-misc-doctest-unbind"),
+/// };
+/// let reg = KBox::pin_init(MiscDeviceRegistration::register(opts, &VTABLE), GFP_KERNEL)?;
+/// # let file = KunitMiscFile::open(&reg)?;
+///
+/// // The driver goes away (unbind) while a file is open.
+/// drop(reg);
+///
+/// // The open file still works, and is released normally.
+/// # let answer = file.ioctl(0, 0);
+/// assert_eq!(answer, Ok(42));
+/// # drop(file);
+/// assert_eq!(RELEASED.load(Ordering::Relaxed), 1);
+/// # Ok::<(), Error>(())
+/// ```
 ///
 /// # Invariants
 ///
 /// `inner` is a `struct miscdevice` that is registered with the misc core (`misc_register`
 /// returned 0 for it and `misc_deregister` has not been called on it yet). Its `fops` point to
-/// `fops`, which is `create_vtable::<T>()` with `owner` set, and never changes.
+/// the `fops` of a `'static` [`MiscDeviceVTable<T>`], and never change.
 #[pin_data(PinnedDrop)]
 pub struct MiscDeviceRegistration<T> {
     #[pin]
     inner: Opaque<bindings::miscdevice>,
-    #[pin]
-    fops: Opaque<bindings::file_operations>,
     _t: PhantomData<T>,
 }
 
@@ -170,7 +282,9 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     ///
     /// ```
     /// use kernel::c_str;
-    /// use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
+    /// use kernel::miscdevice::{
+    ///     MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable,
+    /// };
     /// use kernel::prelude::*;
     ///
     /// struct Nop;
@@ -187,11 +301,12 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// # // SAFETY: Doctests are built into the kernel, where `THIS_MODULE` is null.
     /// # static THIS_MODULE: kernel::ThisModule =
     /// #     unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
+    /// static VTABLE: MiscDeviceVTable<Nop> = MiscDeviceVTable::new(&THIS_MODULE);
     /// let opts = MiscDeviceOptions {
     ///     name: c_str!("rust-misc-doctest-a"),
     /// };
     /// let a = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Nop>::register(opts, &THIS_MODULE),
+    ///     MiscDeviceRegistration::<Nop>::register(opts, &VTABLE),
     ///     GFP_KERNEL,
     /// )?;
     /// // Dynamic minors are allocated above `MISC_DYNAMIC_MINOR` (255).
@@ -203,7 +318,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     ///         MiscDeviceOptions {
     ///             name: c_str!("rust-misc-doctest-b"),
     ///         },
-    ///         &THIS_MODULE,
+    ///         &VTABLE,
     ///     ),
     ///     GFP_KERNEL,
     /// )?;
@@ -214,7 +329,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// // rejected while the first one is registered (without sysfs nothing checks the name). A
     /// // failed registration is never deregistered (that would trigger a `WARN_ON`).
     /// let dup = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Nop>::register(opts, &THIS_MODULE),
+    ///     MiscDeviceRegistration::<Nop>::register(opts, &VTABLE),
     ///     GFP_KERNEL,
     /// );
     /// if cfg!(CONFIG_SYSFS) {
@@ -224,7 +339,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// // Dropping the registration deregisters the device: its name can be used again.
     /// drop(a);
     /// let again = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Nop>::register(opts, &THIS_MODULE),
+    ///     MiscDeviceRegistration::<Nop>::register(opts, &VTABLE),
     ///     GFP_KERNEL,
     /// )?;
     /// assert!(again.minor() > kernel::bindings::MISC_DYNAMIC_MINOR as i32);
@@ -233,28 +348,22 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// ```
     pub fn register(
         opts: MiscDeviceOptions,
-        module: &'static ThisModule,
+        vtable: &'static MiscDeviceVTable<T>,
     ) -> impl PinInit<Self, Error> {
         let init = move |slot: *mut Self| {
-            let fops = bindings::file_operations {
-                owner: module.as_ptr(),
-                ..*create_vtable::<T>()
-            };
             // SAFETY: `slot` is valid for writes of a `Self`: the initializer owns the
             // (uninitialized) memory it points to. Only the fields are written, in place.
             let inner = unsafe {
-                let fops_slot = addr_of_mut!((*slot).fops);
-                fops_slot.write(Opaque::new(fops));
                 addr_of_mut!((*slot)._t).write(PhantomData);
                 let inner = Opaque::raw_get(addr_of_mut!((*slot).inner));
-                inner.write(opts.into_raw(Opaque::raw_get(fops_slot)));
+                inner.write(opts.into_raw(&vtable.fops));
                 inner
             };
 
             // SAFETY: `inner` is a fully initialized `struct miscdevice` whose `name` (a
-            // `&'static CStr`) lives forever and whose `fops` live in the same pinned allocation.
-            // The destructor of `MiscDeviceRegistration` calls `misc_deregister` before the memory
-            // is deallocated, so the misc core never sees a dangling pointer.
+            // `&'static CStr`) and `fops` (in a `'static` table) live forever. The destructor of
+            // `MiscDeviceRegistration` calls `misc_deregister` before the memory is deallocated,
+            // so the misc core never sees a dangling pointer.
             to_result(unsafe { bindings::misc_register(inner) })
         };
 
@@ -265,7 +374,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
         // glue). `misc_register` relies on `slot` not moving afterwards, which `Opaque<T>: !Unpin`
         // guarantees.
         // INVARIANT: The initializer only completes if `misc_register` returned 0, and `inner`'s
-        // `fops` are `fops`, `create_vtable::<T>()` with `owner` set.
+        // `fops` are those of `vtable`, a `'static` `MiscDeviceVTable<T>`.
         unsafe { pin_init_from_closure(init) }
     }
 }
@@ -304,6 +413,65 @@ impl<T> PinnedDrop for MiscDeviceRegistration<T> {
         // SAFETY: By the type invariants the device is registered, and it is deregistered only
         // here, once.
         unsafe { bindings::misc_deregister(self.inner.get()) };
+    }
+}
+
+/// A file opened on a misc device the way 6.12's `misc_open` opens one: its `f_op` points at the
+/// device's file operations, its private data at the `struct miscdevice` until `open` replaces
+/// it. Test support only; the last reference is put synchronously on drop, so `release` has run
+/// when the drop returns.
+#[cfg(CONFIG_KUNIT = "y")]
+#[doc(hidden)]
+pub struct KunitMiscFile(*mut bindings::file);
+
+#[cfg(CONFIG_KUNIT = "y")]
+impl KunitMiscFile {
+    /// Opens a file on `misc`, as `open(2)` of its device node would.
+    pub fn open<T: MiscDevice>(misc: &MiscDeviceRegistration<T>) -> Result<Self> {
+        let name = crate::c_str!("rust-misc-kunit");
+        // SAFETY: The device is registered (`&misc`), so its `fops` are valid; `name` is static.
+        // The private data is the `struct miscdevice`, as `misc_open` sets it.
+        let file = crate::error::from_err_ptr(unsafe {
+            bindings::anon_inode_getfile(
+                name.as_char_ptr(),
+                (*misc.as_raw()).fops,
+                misc.as_raw().cast(),
+                bindings::O_RDWR as c_int,
+            )
+        })?;
+        let this = Self(file);
+        // SAFETY: As `misc_open` does: call the device's `open` on the new file, while the
+        // registration is alive (it is borrowed for this call).
+        let ret = unsafe {
+            let open = (*(*file).f_op).open.ok_or(ENODEV)?;
+            open((*file).f_inode, file)
+        };
+        crate::error::to_result(ret)?;
+        Ok(this)
+    }
+
+    /// Calls the file's `unlocked_ioctl`, as `ioctl(2)` would.
+    pub fn ioctl(&self, cmd: u32, arg: usize) -> Result<isize> {
+        // SAFETY: We own a reference on the file, so it and its `f_op` are valid; `open`
+        // succeeded on it.
+        let ret = unsafe {
+            let ioctl = (*(*self.0).f_op).unlocked_ioctl.ok_or(ENOTTY)?;
+            ioctl(self.0, cmd, arg as c_ulong)
+        };
+        if ret < 0 {
+            Err(Error::from_errno(ret as i32))
+        } else {
+            Ok(ret as isize)
+        }
+    }
+}
+
+#[cfg(CONFIG_KUNIT = "y")]
+impl Drop for KunitMiscFile {
+    fn drop(&mut self) {
+        // SAFETY: We own this reference on the file. The KUnit thread is a kernel thread, for
+        // which the synchronous final `fput` is meant.
+        unsafe { bindings::__fput_sync(self.0) };
     }
 }
 
@@ -506,18 +674,11 @@ unsafe extern "C" fn fops_mmap<T: MiscDevice>(
     // `fops_release` (the only caller of `from_foreign`) cannot run until this call returns,
     // because the caller holds a reference to the file. The borrow does not outlive this call.
     let device = unsafe { <T::Ptr as ForeignOwnable>::borrow(private) };
-    // SAFETY: The VMA is valid for the duration of this call, which `area` does not outlive. This
-    // is `f_op->mmap`, called by `mmap_region()` with the mmap write lock held, on a VMA it has
-    // just allocated and not inserted into the address space yet, so it is not shared.
-    let area = unsafe { VmAreaNew::from_raw(vma) };
-
-    match T::mmap(device, area) {
+    // SAFETY: This is `f_op->mmap` for `vma`, called by `mmap_region()`, and it returns the
+    // result of `mmap_callback`.
+    match unsafe { VmAreaNew::mmap_callback(vma, |area| T::mmap(device, area)) } {
         Ok(()) => 0,
-        Err(err) => {
-            // SAFETY: This `f_op->mmap` call is failing.
-            unsafe { crate::mm::virt::mmap_failed(vma) };
-            err.to_errno()
-        }
+        Err(err) => err.to_errno(),
     }
 }
 

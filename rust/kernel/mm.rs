@@ -19,6 +19,27 @@
 //! [`MmapWriteGuard`]) or the per-VMA read lock ([`VmAreaReadGuard`]). The VMA references these
 //! guards hand out borrow from the guard, so they cannot outlive the lock.
 //!
+//! # Lock order
+//!
+//! The types make a VMA reference unusable once its lock is gone. They do not order locks
+//! against each other; these rules do (lockdep reports breaking them under `PROVE_LOCKING`):
+//!
+//! - Never take the mmap lock (read or write) of an address space while holding a
+//!   [`VmAreaReadGuard`] of it. `munmap` holds the mmap write lock and waits for the VMA lock, so
+//!   this is an ABBA deadlock; with the write lock it is a self-deadlock in `vma_start_write`.
+//!   Drop the VMA guard first: the fallback from [`MmWithUser::lock_vma_under_rcu`] to
+//!   [`MmWithUser::mmap_read_lock`] only takes the mmap lock after `None`, holding nothing.
+//! - Never touch user memory (e.g. [`UserSlice`]) while holding a [`VmAreaReadGuard`] or an
+//!   mmap guard of the current task's address space: a page fault takes the mmap lock or a VMA
+//!   lock of it again, and `might_fault` takes the mmap read lock recursively. Copy the data
+//!   before taking the lock, or after dropping it.
+//! - Do not drop the last [`MmWithUser`] reference while holding a lock that
+//!   [`VmOperations::close`] or the data's drop takes: the last `mmput` tears the address space
+//!   down and closes its VMAs on the spot. [`MmWithUserAsync`] defers that to a worker.
+//!
+//! [`UserSlice`]: crate::uaccess::UserSlice
+//! [`VmOperations::close`]: virt::VmOperations::close
+//!
 //! C headers: [`include/linux/mm.h`](srctree/include/linux/mm.h),
 //! [`include/linux/sched/mm.h`](srctree/include/linux/sched/mm.h) and
 //! [`include/linux/mmap_lock.h`](srctree/include/linux/mmap_lock.h).
@@ -200,31 +221,35 @@ impl Deref for MmWithUser {
 ///
 /// # Examples
 ///
-/// A shrinker takes a page back: it never sleeps on the mmap lock, and drops its reference with
-/// `mmput_async`.
+/// A shrinker takes a page back: it never sleeps on the mmap lock, drops its reference with
+/// `mmput_async`, and zaps only in the driver's own VMA.
 ///
 /// ```
 /// use kernel::{
+///     mm::virt::{VmOperations, VmOpsTable},
 ///     mm::{Mm, MmWithUser, MmWithUserAsync},
 ///     page::{Page, PAGE_SIZE},
+///     sync::Arc,
 ///     types::ARef,
 ///     uaccess::UserSlice,
 /// };
-/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::mm::virt::kunit_test_mmap_driver;
 ///
-/// fn shrink(stashed: &Mm, addr: usize) -> Result {
+/// struct Buffer;
+/// impl VmOperations for Buffer {}
+/// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+///
+/// fn shrink(stashed: &Mm, buffer: &Buffer, addr: usize) -> Result {
 ///     let mm = stashed.mmget_not_zero().ok_or(ESRCH)?;
 ///     let mm: ARef<MmWithUserAsync> = MmWithUser::use_mmput_async(mm);
 ///     let guard = mm.mmap_read_trylock().ok_or(EAGAIN)?;
 ///     let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+///     let vma = vma.as_driver_vma(&OPS, buffer).ok_or(ENXIO)?;
 ///     vma.zap_page_range_single(addr, PAGE_SIZE)
 /// }
 ///
-/// # let addr = kernel::mm::kunit_test_mmap(
-/// #     4 * PAGE_SIZE,
-/// #     PROT_READ as usize,
-/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-/// # )?;
+/// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+/// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &buffer)?;
 /// let stashed = Mm::mmgrab_current().ok_or(ESRCH)?;
 ///
 /// // Map a page, as the driver would have done earlier.
@@ -233,19 +258,19 @@ impl Deref for MmWithUser {
 /// unsafe { page.write_raw(b"data".as_ptr(), 0, 4)? };
 /// {
 ///     let mm = stashed.mmget_not_zero().ok_or(ESRCH)?;
-///     let mut guard = mm.mmap_write_lock();
-///     guard.vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &page)?;
+///     let guard = mm.mmap_read_lock();
+///     let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+///     vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?.vm_insert_page(addr, &page)?;
 /// }
 ///
 /// let mut buf = [0u8; 4];
 /// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
 /// assert_eq!(&buf, b"data");
 ///
-/// shrink(&stashed, addr)?;
+/// shrink(&stashed, &buffer, addr)?;
 ///
-/// // The anonymous area refaults to the zero page.
-/// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
-/// assert_eq!(&buf, &[0u8; 4]);
+/// // The page is gone: the driver's `fault` answers `SIGBUS`.
+/// assert_eq!(UserSlice::new(addr, 4).reader().read_slice(&mut buf), Err(EFAULT));
 /// # Ok::<(), Error>(())
 /// ```
 #[cfg(CONFIG_MMU)]
@@ -297,6 +322,40 @@ impl Mm {
     #[inline]
     pub fn as_raw(&self) -> *mut bindings::mm_struct {
         self.mm.get()
+    }
+
+    /// Returns whether `area` is a VMA of this address space.
+    ///
+    /// A Binder-style driver checks in its `mmap` that it maps into the process it was opened
+    /// by, and later that a VMA it locked belongs to the `mm` it stashed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::Mm;
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::mm::kunit_test_mm_alloc;
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// // An address space of its own, as another process would have.
+    /// # let other = kunit_test_mm_alloc()?;
+    ///
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// assert!(mm.is_same_mm(vma));
+    /// assert!(!other.is_same_mm(vma));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[cfg(CONFIG_MMU)]
+    #[inline]
+    pub fn is_same_mm(&self, area: &VmAreaRef) -> bool {
+        core::ptr::eq(area.mm().as_raw(), self.as_raw())
     }
 
     /// Obtains a reference from a raw pointer.
@@ -511,6 +570,27 @@ impl MmWithUser {
         unsafe { ARef::from_raw(ARef::into_raw(me).cast()) }
     }
 
+    /// The same as [`MmWithUser::use_mmput_async`], under the name mainline and Android's Rust
+    /// Binder use, so that code ported from them compiles unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::{MmWithUser, MmWithUserAsync};
+    /// use kernel::types::ARef;
+    /// # use kernel::mm::kunit_test_mm_alloc;
+    ///
+    /// # let mm = kunit_test_mm_alloc()?;
+    /// let raw = mm.as_raw();
+    /// let mm: ARef<MmWithUserAsync> = MmWithUser::into_mmput_async(mm);
+    /// assert_eq!(mm.as_raw(), raw);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn into_mmput_async(me: ARef<MmWithUser>) -> ARef<MmWithUserAsync> {
+        Self::use_mmput_async(me)
+    }
+
     /// Attempts to lock the VMA at `vma_addr` with its per-VMA read lock.
     ///
     /// This is an optimistic trylock: it returns [`None`] if there is no VMA at `vma_addr`, or if
@@ -677,18 +757,23 @@ impl MmWithUser {
     ///
     /// # Examples
     ///
-    /// Under the write lock, a page can be inserted into any VMA.
+    /// The write lock excludes every reader of the address space, and still gives no VMA found
+    /// by address as the caller's own: a driver inserts into its own VMA the same way as under a
+    /// read lock.
     ///
     /// ```
-    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
+    /// use kernel::mm::{virt::VmOperations, virt::VmOpsTable, Mm};
+    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
     ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
+    /// struct Buffer;
+    /// impl VmOperations for Buffer {}
+    /// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+    ///
+    /// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &buffer)?;
     /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
     /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
     /// // SAFETY: The page was just allocated, nothing else can access it.
@@ -698,7 +783,7 @@ impl MmWithUser {
     /// {
     ///     let mut guard = mm.mmap_write_lock();
     ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
-    ///     vma.vm_insert_page(target, &page)?;
+    ///     vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?.vm_insert_page(target, &page)?;
     /// }
     ///
     /// let mut buf = [0u8; 5];
@@ -737,7 +822,8 @@ impl MmWithUserAsync {
 /// A guard for the mmap read lock.
 ///
 /// The lock is released when the guard is dropped. The guard is not [`Send`]: the lock must be
-/// released by the thread that took it.
+/// released by the thread that took it. While it is held, do not touch user memory of this
+/// address space, and do not take the write lock (see the [lock order](crate::mm#lock-order)).
 ///
 /// # Invariants
 ///
@@ -809,7 +895,8 @@ impl Drop for MmapReadGuard<'_> {
 /// A guard for the mmap write lock.
 ///
 /// The lock is released when the guard is dropped. The guard is not [`Send`]: the lock must be
-/// released by the thread that took it.
+/// released by the thread that took it. While it is held, do not touch user memory of this
+/// address space (see the [lock order](crate::mm#lock-order)).
 ///
 /// # Invariants
 ///
@@ -828,11 +915,10 @@ impl MmapWriteGuard<'_> {
     ///
     /// # Examples
     ///
-    /// Inserting a page under the write lock sets `VM_MIXEDMAP` on the VMA.
+    /// The VMA at an address, and nothing where nothing is mapped.
     ///
     /// ```
-    /// use kernel::mm::{virt::flags, Mm};
-    /// use kernel::page::Page;
+    /// use kernel::mm::Mm;
     /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
     /// # use kernel::page::PAGE_SIZE;
     ///
@@ -842,19 +928,12 @@ impl MmapWriteGuard<'_> {
     /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
     /// # )?;
     /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-    ///
     /// let mut guard = mm.mmap_write_lock();
-    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
-    /// let before = vma.flags() & flags::MIXEDMAP;
-    /// let res = vma.vm_insert_page(addr, &page);
-    /// let after = vma.flags() & flags::MIXEDMAP;
+    /// let bounds = guard.vma_lookup(addr + PAGE_SIZE).map(|vma| (vma.start(), vma.end()));
     /// let missing = guard.vma_lookup(0).is_some();
     /// drop(guard);
     ///
-    /// assert!(res.is_ok());
-    /// assert_eq!(before, 0);
-    /// assert_eq!(after, flags::MIXEDMAP);
+    /// assert_eq!(bounds, Some((addr, addr + 4 * PAGE_SIZE)));
     /// assert!(!missing);
     /// # Ok::<(), Error>(())
     /// ```
@@ -890,34 +969,48 @@ impl Drop for MmapWriteGuard<'_> {
 /// It dereferences to the locked [`VmAreaRef`]. The lock is released when the guard is dropped.
 /// The guard is not [`Send`]: the lock must be released by the thread that took it.
 ///
+/// While it is held, do not take the mmap lock of the same address space (an ABBA deadlock
+/// against `munmap`, which holds the mmap write lock and waits for this lock) and do not touch
+/// user memory: drop the guard first (see the [lock order](crate::mm#lock-order)).
+///
 /// # Invariants
 ///
 /// This `VmAreaReadGuard` guard owns the VMA read lock of `vma`, taken by the current thread.
 ///
 /// # Examples
 ///
-/// Insert a page with the per-VMA lock, falling back to the mmap read lock. Either way, a read
-/// lock only allows insertion into a VMA that already has `VM_MIXEDMAP` set.
+/// Insert a page with the per-VMA lock, falling back to the mmap read lock; either way, only
+/// into the driver's own VMA.
 ///
 /// ```
 /// use kernel::{
+///     mm::virt::{VmOperations, VmOpsTable},
 ///     mm::{Mm, MmWithUser},
 ///     page::{Page, PAGE_SIZE},
+///     sync::Arc,
 ///     uaccess::UserSlice,
 /// };
 /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::mm::virt::kunit_test_mmap_driver;
 ///
-/// fn insert(mm: &MmWithUser, addr: usize, page: &Page) -> Result {
+/// struct Buffer;
+/// impl VmOperations for Buffer {}
+/// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+///
+/// fn insert(mm: &MmWithUser, buffer: &Buffer, addr: usize, page: &Page) -> Result {
 ///     if let Some(vma) = mm.lock_vma_under_rcu(addr) {
-///         return vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(addr, page);
+///         let vma = vma.as_driver_vma(&OPS, buffer).ok_or(ENXIO)?;
+///         return vma.vm_insert_page(addr, page);
 ///     }
 ///     let guard = mm.mmap_read_lock();
 ///     let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
-///     vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(addr, page)
+///     vma.as_driver_vma(&OPS, buffer).ok_or(ENXIO)?.vm_insert_page(addr, page)
 /// }
 ///
-/// # let addr = kernel::mm::kunit_test_mmap(
-/// #     4 * PAGE_SIZE,
+/// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+/// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &buffer)?;
+/// # let anon = kernel::mm::kunit_test_mmap(
+/// #     PAGE_SIZE,
 /// #     PROT_READ as usize,
 /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
 /// # )?;
@@ -930,19 +1023,18 @@ impl Drop for MmapWriteGuard<'_> {
 ///     second.write_raw(b"two".as_ptr(), 0, 3)?;
 /// }
 ///
-/// // Without `VM_MIXEDMAP`, insertion under a read lock is refused.
-/// assert_eq!(insert(&mm, addr, &first), Err(EINVAL));
-///
-/// // Inserting under the write lock sets `VM_MIXEDMAP`...
-/// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &first)?;
-/// // ... so the read-lock path works now.
-/// insert(&mm, addr + PAGE_SIZE, &second)?;
+/// insert(&mm, &buffer, addr, &first)?;
+/// insert(&mm, &buffer, addr + PAGE_SIZE, &second)?;
+/// // Anonymous memory is not the driver's VMA.
+/// assert_eq!(insert(&mm, &buffer, anon, &first), Err(ENXIO));
 ///
 /// let mut buf = [0u8; 3];
 /// UserSlice::new(addr, 3).reader().read_slice(&mut buf)?;
 /// assert_eq!(&buf, b"one");
 /// UserSlice::new(addr + PAGE_SIZE, 3).reader().read_slice(&mut buf)?;
 /// assert_eq!(&buf, b"two");
+/// UserSlice::new(anon, 3).reader().read_slice(&mut buf)?;
+/// assert_eq!(&buf, &[0u8; 3]);
 /// # Ok::<(), Error>(())
 /// ```
 #[must_use = "the lock unlocks immediately when the guard is unused"]

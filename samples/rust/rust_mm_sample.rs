@@ -21,9 +21,9 @@ use kernel::{
     bindings, c_str,
     ffi::c_ulong,
     ioctl::{_IO, _IOR, _IOW},
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
-        virt::{VmAreaNew, VmAreaRef, VmOperations, VmOpsTable},
+        virt::{DriverVma, VmAreaNew, VmAreaRef, VmOperations, VmOpsTable},
         Mm, MmWithUser,
     },
     new_spinlock,
@@ -199,11 +199,7 @@ impl SampleFile {
         if write_locked {
             let mut guard = mm.mmap_write_lock();
             let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
-            vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
-            // Through `VmAreaMut`: the write lock would allow setting `VM_MIXEDMAP`.
-            vma.vm_insert_page(addr, &page)?;
-            Self::record(&this, index, page);
-            Ok(())
+            Self::insert_into(this, vma, index, addr, page)
         } else if let Some(vma) = mm.lock_vma_under_rcu(addr) {
             Self::insert_into(this, &vma, index, addr, page)
         } else {
@@ -242,7 +238,7 @@ impl SampleFile {
 
     /// Zaps the pages whose indices are set in `which` from `vma`, drops the driver's references
     /// to them, and returns how many there were.
-    fn zap(&self, vma: &VmAreaRef, start: usize, which: &[bool]) -> usize {
+    fn zap(&self, vma: &DriverVma<Self>, start: usize, which: &[bool]) -> usize {
         let mut n = 0;
         for index in (0..which.len()).filter(|&i| which[i]) {
             let addr = start + index * PAGE_SIZE;
@@ -301,9 +297,9 @@ impl SampleFile {
         let Some(vma) = guard.vma_lookup(start) else {
             return 0;
         };
-        if vma.as_driver_vma(&VM_OPS, self).is_none() {
+        let Some(vma) = vma.as_driver_vma(&VM_OPS, self) else {
             return 0;
-        }
+        };
         let n = self.zap(vma, start, &which);
         drop(guard);
         give_back(&RECLAIMED, n);
@@ -372,7 +368,7 @@ impl MiscDevice for SampleFile {
             mapping.mm.replace(ARef::from(&**vma.mm()))
         };
         drop(old);
-        vma.set_vm_ops(&VM_OPS, file.into());
+        vma.set_vm_ops(&VM_OPS, file.into())?;
         Ok(())
     }
 
@@ -493,8 +489,11 @@ struct RustMmSample {
     shrinker: Option<Shrinker>,
 }
 
+/// The file operations of `/dev/rust-mm-sample`: they outlive every open file.
+static MISC_VTABLE: MiscDeviceVTable<SampleFile> = MiscDeviceVTable::new(&THIS_MODULE);
+
 impl kernel::Module for RustMmSample {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         let registry = Arc::pin_init(
             pin_init!(Registry {
                 files <- new_spinlock!(KVec::new()),
@@ -512,7 +511,7 @@ impl kernel::Module for RustMmSample {
             name: c_str!("rust-mm-sample"),
         };
         this.misc = Some(KBox::pin_init(
-            MiscDeviceRegistration::register(opts, module),
+            MiscDeviceRegistration::register(opts, &MISC_VTABLE),
             GFP_KERNEL,
         )?);
         pr_info!("/dev/rust-mm-sample is ready\n");

@@ -9,8 +9,10 @@
 //!
 //! - [`VmAreaRef`]: the mmap read lock, or the VMA's read lock, is held. From
 //!   [`MmapReadGuard::vma_lookup`], or by deref of a [`VmAreaReadGuard`].
-//! - [`VmAreaMixedMap`]: as [`VmAreaRef`], and `VM_MIXEDMAP` is set. From
-//!   [`VmAreaRef::as_mixedmap_vma`] or [`VmAreaNew::set_mixedmap`].
+//! - [`VmAreaMixedMap`]: as [`VmAreaRef`], `VM_MIXEDMAP` is set, and the VMA is the caller's own:
+//!   its own `mmap` set it up. From [`VmAreaNew::set_mixedmap`] or [`VmAreaNew::set_vm_ops`] in
+//!   that `mmap`, and later by deref of the [`DriverVma`] that [`VmAreaRef::as_driver_vma`] gives
+//!   for the caller's own VMA only. Only this type changes what a VMA maps (insert, zap).
 //! - [`VmAreaMut`]: the mmap write lock is held. From [`MmapWriteGuard::vma_lookup`].
 //! - [`VmAreaNew`]: the mmap write lock is held and the VMA is not shared yet. Given to the
 //!   `mmap` file operation.
@@ -32,18 +34,24 @@
 //!   pages were inserted). Flags change only through the named setters of [`VmAreaNew`], before the
 //!   VMA is shared.
 //! - There is no `set_anonymous()`: setting `vm_ops` to null on a driver's VMA confuses core mm.
-//! - `vm_insert_page` under a read lock requires `VM_MIXEDMAP` ([`VmAreaMixedMap`]). Without it,
-//!   6.12's `vm_insert_page` sets the flag itself, which needs the mmap write lock: it does
-//!   `BUG_ON(mmap_read_trylock(mm))`, so under a read lock it crashes the kernel instead of
-//!   failing. With the write lock ([`VmAreaMut`]) it may set the flag.
-//! - [`VmAreaRef::zap_page_range_single`] checks its range and returns a [`Result`], because the C
-//!   function does not check anything.
+//! - Inserting and zapping need proof that the VMA is the caller's own ([`VmAreaMixedMap`]), not
+//!   just a lock: a VMA found by address may be anyone's. Under the write lock, 6.12's
+//!   `vm_insert_page` writes page tables into hugetlb and THP mappings (`VM_BUG_ON`, corrupted
+//!   memmap) and makes file mappings "special", and on a `VM_PFNMAP` mapping
+//!   `zap_page_range_single` frees the PAT reservation of the whole VMA. So [`VmAreaRef`] and
+//!   [`VmAreaMut`] have no method that changes what the VMA maps.
+//! - `vm_insert_page` requires `VM_MIXEDMAP` to be set already. Without it, 6.12's
+//!   `vm_insert_page` sets the flag itself, which needs the mmap write lock (under a read lock it
+//!   does `BUG_ON(mmap_read_trylock(mm))`), and sets it even when the insertion then fails.
+//! - [`VmAreaMixedMap::zap_page_range_single`] checks its range and returns a [`Result`], because
+//!   the C function does not check anything.
 //!
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 //!
 //! [`MmapReadGuard::vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
 //! [`MmapWriteGuard::vma_lookup`]: crate::mm::MmapWriteGuard::vma_lookup
 //! [`VmAreaReadGuard`]: crate::mm::VmAreaReadGuard
+//! [`DriverVma`]: ops::DriverVma
 
 use crate::{
     bindings,
@@ -55,10 +63,9 @@ use crate::{
 use core::ops::Deref;
 
 pub mod ops;
-pub(crate) use ops::mmap_failed;
 #[cfg(CONFIG_KUNIT = "y")]
 #[doc(hidden)]
-pub use ops::{kunit_test_mmap_file, kunit_test_munmap};
+pub use ops::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
 #[doc(no_inline)]
 pub use ops::{DriverVma, VmFaultError, VmOperations, VmOpsTable};
 
@@ -286,209 +293,58 @@ impl VmAreaRef {
         unsafe { (*self.as_ptr()).vm_pgoff }
     }
 
-    /// Zap pages in the given page range.
+    /// Returns this VMA as a [`VmAreaMixedMap`], through which pages can be inserted and zapped,
+    /// if [`VM_MIXEDMAP`] is set; [`None`] otherwise.
     ///
-    /// This clears the page table mappings for the range `address..address + size`, which must
-    /// be inside this VMA, so that the next access faults. Pages are freed once nothing else
-    /// references them. It is like `madvise(MADV_DONTNEED)` on the range, without removing the
-    /// VMA.
+    /// A VMA found by address proves nothing about who set it up: another driver's mapping or a
+    /// DAX mapping has `VM_MIXEDMAP` too, and so has a mapping of this driver's made for other
+    /// data. Safe code gets its own VMAs with [`VmAreaRef::as_driver_vma`] instead. This is the
+    /// raw path for code with other proof, such as code ported from C that checks `vm_ops` and
+    /// `vm_private_data` itself.
     ///
-    /// Returns [`EINVAL`], without touching anything, if:
+    /// # Safety
     ///
-    /// - `address + size` overflows, or the range is not inside `start()..end()`,
-    /// - `address` or `size` is not a multiple of the page size,
-    /// - the VMA is a hugetlb VMA (`VM_HUGETLB`), whose ranges must be huge-page aligned.
-    ///
-    /// The C function `zap_page_range_single` checks none of this: a range outside the VMA walks
-    /// the page tables and mmu notifiers with a range the VMA does not cover, a range whose ends
-    /// are not page aligned makes the page-table walk miss its end (`addr != end`) and run past
-    /// the page table, and an unaligned range in a hugetlb VMA hits a `BUG_ON`.
-    ///
-    /// An empty range (`size == 0`) inside the VMA does nothing and succeeds.
+    /// The VMA must be one that the caller set up in its own `f_op->mmap` (a [`VmAreaNew`] it was
+    /// given), for the data that the pages it inserts or zaps through the result belong to. Such
+    /// a VMA is not a hugetlb, `VM_PFNMAP` or DAX VMA.
     ///
     /// # Examples
     ///
-    /// After the zap, the anonymous VMA refaults to the zero page.
-    ///
     /// ```
-    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
+    /// use kernel::mm::{virt::VmOperations, virt::VmOpsTable, Mm};
+    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
     ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
-    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let target = addr + PAGE_SIZE;
-    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-    /// // SAFETY: The page was just allocated, nothing else can access it.
-    /// unsafe { page.write_raw(b"zap!".as_ptr(), 0, 4)? };
-    /// mm.mmap_write_lock().vma_lookup(target).ok_or(ENOENT)?.vm_insert_page(target, &page)?;
+    /// struct Buffer;
+    /// impl VmOperations for Buffer {}
+    /// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
     ///
-    /// let mut buf = [0u8; 4];
-    /// UserSlice::new(target, 4).reader().read_slice(&mut buf)?;
-    /// assert_eq!(&buf, b"zap!");
-    ///
-    /// {
-    ///     let guard = mm.mmap_read_lock();
-    ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
-    ///     vma.zap_page_range_single(target, PAGE_SIZE)?;
-    /// }
-    ///
-    /// UserSlice::new(target, 4).reader().read_slice(&mut buf)?;
-    /// assert_eq!(&buf, &[0u8; 4]);
-    /// # Ok::<(), Error>(())
-    /// ```
-    ///
-    /// Ranges that leave the VMA or overflow are refused, and the page stays mapped.
-    ///
-    /// ```
-    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::{PAGE_MASK, PAGE_SIZE};
-    ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
+    /// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &buffer)?;
     /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
     /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-    /// // SAFETY: The page was just allocated, nothing else can access it.
-    /// unsafe { page.write_raw(b"kept".as_ptr(), 0, 4)? };
-    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &page)?;
-    ///
     /// let guard = mm.mmap_read_lock();
     /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
-    /// let results = [
-    ///     // Starts before the VMA.
-    ///     vma.zap_page_range_single(addr - PAGE_SIZE, 2 * PAGE_SIZE),
-    ///     // Ends after the VMA.
-    ///     vma.zap_page_range_single(addr, 5 * PAGE_SIZE),
-    ///     // `address + size` overflows.
-    ///     vma.zap_page_range_single(addr, usize::MAX & PAGE_MASK),
-    /// ];
-    /// drop(guard);
-    ///
-    /// for result in results {
-    ///     assert_eq!(result, Err(EINVAL));
-    /// }
-    /// let mut buf = [0u8; 4];
-    /// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
-    /// assert_eq!(&buf, b"kept");
-    /// # Ok::<(), Error>(())
-    /// ```
-    ///
-    /// Unaligned ranges are refused too; an empty range is a no-op.
-    ///
-    /// ```
-    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
-    ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
-    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-    /// // SAFETY: The page was just allocated, nothing else can access it.
-    /// unsafe { page.write_raw(b"kept".as_ptr(), 0, 4)? };
-    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &page)?;
-    ///
-    /// let guard = mm.mmap_read_lock();
-    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
-    /// let unaligned_start = vma.zap_page_range_single(addr + 1, PAGE_SIZE);
-    /// let unaligned_size = vma.zap_page_range_single(addr, 1);
-    /// let empty = vma.zap_page_range_single(addr, 0);
-    /// drop(guard);
-    ///
-    /// assert_eq!(unaligned_start, Err(EINVAL));
-    /// assert_eq!(unaligned_size, Err(EINVAL));
-    /// assert_eq!(empty, Ok(()));
-    /// let mut buf = [0u8; 4];
-    /// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
-    /// assert_eq!(&buf, b"kept");
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub fn zap_page_range_single(&self, address: usize, size: usize) -> Result {
-        let end = address.checked_add(size).ok_or(EINVAL)?;
-        if address < self.start() || self.end() < end {
-            return Err(EINVAL);
-        }
-        if (address | size) & !PAGE_MASK != 0 {
-            return Err(EINVAL);
-        }
-        if self.flags() & flags::HUGETLB != 0 {
-            return Err(EINVAL);
-        }
-        if size == 0 {
-            return Ok(());
-        }
-
-        // SAFETY: By the type invariants, the caller holds the mmap read lock or the VMA read
-        // lock (or stronger), which is what `zap_page_range_single` needs; it has no requirements
-        // on the VMA flags. The range was checked above to be non-empty, page aligned and inside
-        // the VMA, and the VMA is not a hugetlb VMA. A null `details` zaps every kind of page.
-        unsafe {
-            bindings::zap_page_range_single(self.as_ptr(), address, size, core::ptr::null_mut())
-        };
-        Ok(())
-    }
-
-    /// If the [`VM_MIXEDMAP`] flag is set, returns a [`VmAreaMixedMap`] to this VMA, otherwise
-    /// returns [`None`].
-    ///
-    /// # Examples
-    ///
-    /// An anonymous VMA does not have `VM_MIXEDMAP`, until a page is inserted into it under the
-    /// mmap write lock.
-    ///
-    /// ```
-    /// use kernel::{mm::Mm, page::Page};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
-    ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
-    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-    ///
-    /// let before = mm
-    ///     .mmap_read_lock()
-    ///     .vma_lookup(addr)
-    ///     .ok_or(ENOENT)?
-    ///     .as_mixedmap_vma()
-    ///     .is_some();
-    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &page)?;
-    /// let after = mm
-    ///     .mmap_read_lock()
-    ///     .vma_lookup(addr)
-    ///     .ok_or(ENOENT)?
-    ///     .as_mixedmap_vma()
-    ///     .is_some();
-    ///
-    /// assert!(!before);
-    /// assert!(after);
+    /// // SAFETY: This test's own `mmap` set up the VMA at `addr`, and nothing else maps or unmaps
+    /// // memory in the test's address space.
+    /// let vma = unsafe { vma.as_mixedmap_vma() }.ok_or(EINVAL)?;
+    /// vma.vm_insert_page(addr, &page)?;
     /// # Ok::<(), Error>(())
     /// ```
     ///
     /// [`VM_MIXEDMAP`]: flags::MIXEDMAP
     #[inline]
-    pub fn as_mixedmap_vma(&self) -> Option<&VmAreaMixedMap> {
+    pub unsafe fn as_mixedmap_vma(&self) -> Option<&VmAreaMixedMap> {
         if self.flags() & flags::MIXEDMAP != 0 {
-            // INVARIANT: `VM_MIXEDMAP` is set and stays set, as explained below.
+            // INVARIANT: `VM_MIXEDMAP` is set and stays set, as explained below; the caller
+            // guarantees that the VMA is its own.
             // SAFETY: We just checked that `VM_MIXEDMAP` is set. It cannot be cleared while the
             // returned reference exists: clearing it needs the mmap write lock and the VMA write
             // lock, which exclude the read lock that `self` implies, and the holder of the write
             // lock (`VmAreaMut`, `VmAreaNew`) is the current thread, for which this API offers no
-            // way to clear it. All other requirements follow from the invariants of `VmAreaRef`.
+            // way to clear it. The caller guarantees that the VMA is its own, set up by its own
+            // `f_op->mmap`. All other requirements follow from the invariants of `VmAreaRef`.
             Some(unsafe { VmAreaMixedMap::from_raw(self.as_ptr()) })
         } else {
             None
@@ -496,54 +352,76 @@ impl VmAreaRef {
     }
 }
 
-/// A wrapper for the kernel's `struct vm_area_struct` with read access and [`VM_MIXEDMAP`] set.
+/// A VMA of the caller's own with [`VM_MIXEDMAP`] set: it can insert pages there with
+/// [`vm_insert_page`](VmAreaMixedMap::vm_insert_page), under a read lock too, and zap them with
+/// [`zap_page_range_single`](VmAreaMixedMap::zap_page_range_single).
 ///
-/// It represents an area of virtual memory. Because `VM_MIXEDMAP` is already set,
-/// [`vm_insert_page`](VmAreaMixedMap::vm_insert_page) does not need to modify the flags, so it can
-/// be called with only a read lock.
+/// These change what the VMA maps, so only the driver that set the VMA up gets this type: from
+/// [`VmAreaNew::set_mixedmap`] or [`VmAreaNew::set_vm_ops`] in its own `mmap`, by deref of the
+/// [`DriverVma`] that [`VmAreaRef::as_driver_vma`] gives for its own VMA later, or through the
+/// `unsafe` [`VmAreaRef::as_mixedmap_vma`]. A VMA merely found at an address may be anyone's: a
+/// hugetlb, THP, file or `/dev/mem` mapping, where inserting or zapping corrupts memory or
+/// state that is not the driver's.
 ///
 /// # Invariants
 ///
-/// The invariants of [`VmAreaRef`] hold, and the `VM_MIXEDMAP` flag is set for as long as a
-/// `&VmAreaMixedMap` exists.
+/// The invariants of [`VmAreaRef`] hold, the `VM_MIXEDMAP` flag is set for as long as a
+/// `&VmAreaMixedMap` exists, and the VMA was set up by the `f_op->mmap` of the code that uses
+/// the reference, for the data whose pages go there. Such a VMA is not a hugetlb, `VM_PFNMAP`
+/// or DAX VMA.
 ///
 /// # Examples
 ///
-/// Once `VM_MIXEDMAP` is set, more pages can be inserted under the mmap read lock.
+/// A driver maps its first page in `mmap`, and more later under the mmap read lock.
 ///
 /// ```
-/// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
-/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-/// # use kernel::page::PAGE_SIZE;
+/// use kernel::mm::virt::{VmAreaMixedMap, VmAreaNew, VmOperations, VmOpsTable};
+/// use kernel::mm::Mm;
+/// use kernel::page::{Page, PAGE_SIZE};
+/// use kernel::sync::Arc;
+/// use kernel::uaccess::UserSlice;
+/// # use kernel::bindings::MAP_SHARED;
+/// # use kernel::mm::virt::kunit_test_mmap_file;
 ///
-/// # let addr = kernel::mm::kunit_test_mmap(
-/// #     4 * PAGE_SIZE,
-/// #     PROT_READ as usize,
-/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-/// # )?;
-/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// struct Buffer;
+/// impl VmOperations for Buffer {}
+/// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+///
+/// /// The driver's `mmap`: the first page is there from the start.
+/// fn mmap(vma: &VmAreaNew, buffer: &Arc<Buffer>, first: &Page) -> Result {
+///     let vma: &VmAreaMixedMap = vma.set_vm_ops(&OPS, buffer.clone())?;
+///     vma.vm_insert_page(vma.start(), first)
+/// }
+///
+/// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
 /// let first = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
 /// let last = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-/// // SAFETY: The page was just allocated, nothing else can access it.
-/// unsafe { last.write_raw(b"last".as_ptr(), 0, 4)? };
-///
-/// // Sets `VM_MIXEDMAP`.
-/// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &first)?;
-///
+/// // SAFETY: The pages were just allocated, nothing else can access them.
+/// unsafe {
+///     first.write_raw(b"first".as_ptr(), 0, 5)?;
+///     last.write_raw(b"last!".as_ptr(), 0, 5)?;
+/// }
+/// # let addr = kunit_test_mmap_file(0, 4 * PAGE_SIZE, MAP_SHARED as usize, Some(&mut |vma| {
+/// #     mmap(vma, &buffer, &first)
+/// # }))?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
 /// let target = addr + 3 * PAGE_SIZE;
 /// {
 ///     let guard = mm.mmap_read_lock();
 ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
-///     vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(target, &last)?;
+///     vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?.vm_insert_page(target, &last)?;
 /// }
 ///
-/// let mut buf = [0u8; 4];
-/// UserSlice::new(target, 4).reader().read_slice(&mut buf)?;
-/// assert_eq!(&buf, b"last");
+/// let mut buf = [0u8; 5];
+/// UserSlice::new(addr, 5).reader().read_slice(&mut buf)?;
+/// assert_eq!(&buf, b"first");
+/// UserSlice::new(target, 5).reader().read_slice(&mut buf)?;
+/// assert_eq!(&buf, b"last!");
 /// # Ok::<(), Error>(())
 /// ```
 ///
 /// [`VM_MIXEDMAP`]: flags::MIXEDMAP
+/// [`DriverVma`]: ops::DriverVma
 #[repr(transparent)]
 pub struct VmAreaMixedMap {
     vma: VmAreaRef,
@@ -564,8 +442,9 @@ impl VmAreaMixedMap {
     ///
     /// # Safety
     ///
-    /// Callers must satisfy the requirements of [`VmAreaRef::from_raw`], and ensure that
-    /// `VM_MIXEDMAP` is set for the duration of `'a`.
+    /// Callers must satisfy the requirements of [`VmAreaRef::from_raw`], ensure that
+    /// `VM_MIXEDMAP` is set for the duration of `'a`, and that the VMA was set up by their own
+    /// `f_op->mmap` for the data whose pages they insert or zap through the result.
     #[inline]
     pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
         // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
@@ -577,50 +456,55 @@ impl VmAreaMixedMap {
     ///
     /// The page stays owned by the caller: the mapping takes its own reference to it. Fails with
     /// [`EFAULT`] if `address` is not inside the VMA, and with [`EBUSY`] if something is already
-    /// mapped there.
-    ///
-    /// This inserts into whatever VMA this is. A driver that inserts its own pages into a mapping
-    /// it set up should look it up with [`VmAreaRef::as_driver_vma`] first: a VMA found by address
-    /// may be something userspace mapped there after the driver's mapping went away. This raw
-    /// method is for callers that have other proof that the VMA is theirs.
+    /// mapped there; a failed call changes nothing (`VM_MIXEDMAP` is already set, so the flags
+    /// are not written).
     ///
     /// # Examples
     ///
-    /// The per-VMA read lock is enough; the page can be dropped once it is mapped.
+    /// A read lock is enough (the mmap read lock here, the per-VMA lock in the example of
+    /// [`VmAreaRef::as_driver_vma`]); the page can be dropped once it is mapped. The C function
+    /// checks the address against the VMA, and refuses to replace a mapped page.
     ///
     /// ```
-    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
+    /// use kernel::mm::{virt::VmOperations, virt::VmOpsTable, Mm};
+    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
     ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
+    /// struct Buffer;
+    /// impl VmOperations for Buffer {}
+    /// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+    ///
+    /// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &buffer)?;
     /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let first = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-    /// // Sets `VM_MIXEDMAP`.
-    /// mm.mmap_write_lock().vma_lookup(addr).ok_or(ENOENT)?.vm_insert_page(addr, &first)?;
-    ///
     /// let target = addr + 2 * PAGE_SIZE;
     /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
     /// // SAFETY: The page was just allocated, nothing else can access it.
-    /// unsafe { page.write_raw(b"vma lock".as_ptr(), 0, 8)? };
+    /// unsafe { page.write_raw(b"read lck".as_ptr(), 0, 8)? };
     ///
-    /// if let Some(vma) = mm.lock_vma_under_rcu(target) {
-    ///     vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(target, &page)?;
-    /// } else {
-    ///     assert!(!cfg!(CONFIG_PER_VMA_LOCK));
-    ///     let guard = mm.mmap_read_lock();
-    ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
-    ///     vma.as_mixedmap_vma().ok_or(EINVAL)?.vm_insert_page(target, &page)?;
-    /// }
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
+    /// let vma = vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?;
+    /// let flags = vma.flags();
+    /// let first = vma.vm_insert_page(target, &page);
+    /// let again = vma.vm_insert_page(target, &page);
+    /// let past_end = vma.vm_insert_page(vma.end(), &page);
+    /// let before_start = vma.vm_insert_page(vma.start() - PAGE_SIZE, &page);
+    /// let flags_kept = vma.flags() == flags;
+    /// drop(guard);
     /// drop(page);
     ///
+    /// assert_eq!(first, Ok(()));
+    /// assert_eq!(again, Err(EBUSY));
+    /// assert_eq!(past_end, Err(EFAULT));
+    /// assert_eq!(before_start, Err(EFAULT));
+    /// // The failed calls changed nothing.
+    /// assert!(flags_kept);
     /// let mut buf = [0u8; 8];
     /// UserSlice::new(target, 8).reader().read_slice(&mut buf)?;
-    /// assert_eq!(&buf, b"vma lock");
+    /// assert_eq!(&buf, b"read lck");
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
@@ -628,17 +512,157 @@ impl VmAreaMixedMap {
         // SAFETY: By the type invariants, the caller holds at least a read lock on this VMA, and
         // `VM_MIXEDMAP` is set, so `vm_insert_page` does not write `vm_flags` and does not reach
         // its `BUG_ON(mmap_read_trylock(mm))`; inserting a page into a PTE under a read lock is
-        // what the fault path does too. `page` is a valid page for the duration of the call, and
+        // what the fault path does too. The VMA is the caller's own, set up by its `f_op->mmap`,
+        // so it is not hugetlb, `VM_PFNMAP` or DAX, where `insert_page` would write a PTE table
+        // into a huge mapping. `page` is a valid page for the duration of the call, and
         // `vm_insert_page` takes its own reference if it maps it. Any value is okay for
         // `address`: the C function checks it against the VMA.
         to_result(unsafe { bindings::vm_insert_page(self.as_ptr(), address, page.as_ptr()) })
+    }
+
+    /// Zap pages in the given page range.
+    ///
+    /// This clears the page table mappings for the range `address..address + size`, which must
+    /// be inside this VMA, so that the next access faults. Pages are freed once nothing else
+    /// references them. It is like `madvise(MADV_DONTNEED)` on the range, without removing the
+    /// VMA.
+    ///
+    /// Returns [`EINVAL`], without touching anything, if:
+    ///
+    /// - `address + size` overflows, or the range is not inside `start()..end()`,
+    /// - `address` or `size` is not a multiple of the page size.
+    ///
+    /// The C function `zap_page_range_single` checks none of this: a range outside the VMA walks
+    /// the page tables and mmu notifiers with a range the VMA does not cover, and a range whose
+    /// ends are not page aligned makes the page-table walk miss its end (`addr != end`) and run
+    /// past the page table. It is only offered on the caller's own VMA (see the type's docs):
+    /// on another mapping it would throw away memory that is not the caller's, and on a
+    /// `VM_PFNMAP` mapping free its PAT reservation.
+    ///
+    /// An empty range (`size == 0`) inside the VMA does nothing and succeeds.
+    ///
+    /// # Examples
+    ///
+    /// After the zap, the page is gone, and the driver's `fault` (by default) answers `SIGBUS`.
+    ///
+    /// ```
+    /// use kernel::mm::{virt::VmOperations, virt::VmOpsTable, Mm};
+    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
+    ///
+    /// struct Buffer;
+    /// impl VmOperations for Buffer {}
+    /// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+    ///
+    /// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &buffer)?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let target = addr + PAGE_SIZE;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// // SAFETY: The page was just allocated, nothing else can access it.
+    /// unsafe { page.write_raw(b"zap!".as_ptr(), 0, 4)? };
+    /// {
+    ///     let guard = mm.mmap_read_lock();
+    ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
+    ///     vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?.vm_insert_page(target, &page)?;
+    /// }
+    ///
+    /// let mut buf = [0u8; 4];
+    /// UserSlice::new(target, 4).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, b"zap!");
+    ///
+    /// {
+    ///     let guard = mm.mmap_read_lock();
+    ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
+    ///     vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?.zap_page_range_single(target, PAGE_SIZE)?;
+    /// }
+    ///
+    /// assert_eq!(UserSlice::new(target, 4).reader().read_slice(&mut buf), Err(EFAULT));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// Ranges that leave the VMA, overflow or are not page aligned are refused, and the page
+    /// stays mapped; an empty range is a no-op.
+    ///
+    /// ```
+    /// use kernel::mm::{virt::VmOperations, virt::VmOpsTable, Mm};
+    /// use kernel::page::{Page, PAGE_MASK, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
+    ///
+    /// struct Buffer;
+    /// impl VmOperations for Buffer {}
+    /// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+    ///
+    /// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &buffer)?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// // SAFETY: The page was just allocated, nothing else can access it.
+    /// unsafe { page.write_raw(b"kept".as_ptr(), 0, 4)? };
+    ///
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let vma = vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?;
+    /// vma.vm_insert_page(addr, &page)?;
+    /// let refused = [
+    ///     // Starts before the VMA.
+    ///     vma.zap_page_range_single(addr - PAGE_SIZE, 2 * PAGE_SIZE),
+    ///     // Ends after the VMA.
+    ///     vma.zap_page_range_single(addr, 5 * PAGE_SIZE),
+    ///     // `address + size` overflows.
+    ///     vma.zap_page_range_single(addr, usize::MAX & PAGE_MASK),
+    ///     // Not page aligned.
+    ///     vma.zap_page_range_single(addr + 1, PAGE_SIZE),
+    ///     vma.zap_page_range_single(addr, 1),
+    /// ];
+    /// let empty = vma.zap_page_range_single(addr, 0);
+    /// drop(guard);
+    ///
+    /// for result in refused {
+    ///     assert_eq!(result, Err(EINVAL));
+    /// }
+    /// assert_eq!(empty, Ok(()));
+    /// let mut buf = [0u8; 4];
+    /// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
+    /// assert_eq!(&buf, b"kept");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn zap_page_range_single(&self, address: usize, size: usize) -> Result {
+        let end = address.checked_add(size).ok_or(EINVAL)?;
+        if address < self.start() || self.end() < end {
+            return Err(EINVAL);
+        }
+        if (address | size) & !PAGE_MASK != 0 {
+            return Err(EINVAL);
+        }
+        if size == 0 {
+            return Ok(());
+        }
+
+        // SAFETY: By the type invariants, the caller holds the mmap read lock or the VMA read
+        // lock (or stronger), which is what `zap_page_range_single` needs. The VMA is the
+        // caller's own, set up by its `f_op->mmap`: not hugetlb (whose ranges must be huge-page
+        // aligned) and not `VM_PFNMAP` (whose zap reaches `untrack_pfn`, which frees the PAT
+        // reservation of the whole VMA and writes `vm_flags` under a read lock). The range was
+        // checked above to be non-empty, page aligned and inside the VMA. A null `details` zaps
+        // every kind of page.
+        unsafe {
+            bindings::zap_page_range_single(self.as_ptr(), address, size, core::ptr::null_mut())
+        };
+        Ok(())
     }
 }
 
 /// A wrapper for the kernel's `struct vm_area_struct` with the mmap write lock held.
 ///
-/// It represents an area of virtual memory. With the write lock, [`vm_insert_page`] may set
-/// `VM_MIXEDMAP` itself, so it works on any VMA that is not `VM_PFNMAP`.
+/// It represents an area of virtual memory. The write lock does not make a VMA found by address
+/// the caller's own: like [`VmAreaRef`], this type offers nothing that changes what the VMA
+/// maps. A driver inserts into its own VMA under the write lock the same way as under a read
+/// lock, through [`VmAreaRef::as_driver_vma`].
 ///
 /// This type is not [`Sync`] (a VMA reference must stay on the thread that holds the lock), and
 /// an [`MmapWriteGuard`] hands out one `&VmAreaMut` at a time.
@@ -651,37 +675,37 @@ impl VmAreaMixedMap {
 ///
 /// # Examples
 ///
-/// The C function checks the address against the VMA, and refuses to replace a mapped page.
-///
 /// ```
-/// use kernel::{mm::Mm, page::Page};
-/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-/// # use kernel::page::PAGE_SIZE;
+/// use kernel::mm::{virt::VmOperations, virt::VmOpsTable, Mm};
+/// use kernel::page::{Page, PAGE_SIZE};
+/// use kernel::sync::Arc;
+/// use kernel::uaccess::UserSlice;
+/// # use kernel::mm::virt::kunit_test_mmap_driver;
 ///
-/// # let addr = kernel::mm::kunit_test_mmap(
-/// #     4 * PAGE_SIZE,
-/// #     PROT_READ as usize,
-/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-/// # )?;
+/// struct Buffer;
+/// impl VmOperations for Buffer {}
+/// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+///
+/// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+/// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &buffer)?;
 /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
 /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+/// // SAFETY: The page was just allocated, nothing else can access it.
+/// unsafe { page.write_raw(b"write".as_ptr(), 0, 5)? };
 ///
-/// let mut guard = mm.mmap_write_lock();
-/// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
-/// let past_end = vma.vm_insert_page(vma.end(), &page);
-/// let before_start = vma.vm_insert_page(vma.start() - PAGE_SIZE, &page);
-/// let first = vma.vm_insert_page(addr, &page);
-/// let again = vma.vm_insert_page(addr, &page);
-/// drop(guard);
+/// let target = addr + 2 * PAGE_SIZE;
+/// {
+///     let mut guard = mm.mmap_write_lock();
+///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
+///     vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?.vm_insert_page(target, &page)?;
+/// }
 ///
-/// assert_eq!(past_end, Err(EFAULT));
-/// assert_eq!(before_start, Err(EFAULT));
-/// assert_eq!(first, Ok(()));
-/// assert_eq!(again, Err(EBUSY));
+/// let mut buf = [0u8; 5];
+/// UserSlice::new(target, 5).reader().read_slice(&mut buf)?;
+/// assert_eq!(&buf, b"write");
 /// # Ok::<(), Error>(())
 /// ```
 ///
-/// [`vm_insert_page`]: VmAreaMut::vm_insert_page
 /// [`MmapWriteGuard`]: crate::mm::MmapWriteGuard
 #[repr(transparent)]
 pub struct VmAreaMut {
@@ -711,58 +735,6 @@ impl VmAreaMut {
         // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
         // The layouts are compatible due to `repr(transparent)`.
         unsafe { &*vma.cast() }
-    }
-
-    /// Maps a single page at the given address within the virtual memory area.
-    ///
-    /// If `VM_MIXEDMAP` is not set yet, this sets it. The page stays owned by the caller: the
-    /// mapping takes its own reference to it. Fails with [`EFAULT`] if `address` is not inside
-    /// the VMA, with [`EBUSY`] if something is already mapped there, and with [`EINVAL`] if the
-    /// VMA is a `VM_PFNMAP` VMA (which has no `struct page`s; the C function would `BUG_ON`).
-    ///
-    /// # Examples
-    ///
-    /// The mapping keeps the page alive after the caller drops it.
-    ///
-    /// ```
-    /// use kernel::{mm::Mm, page::Page, uaccess::UserSlice};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
-    ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
-    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let target = addr + 3 * PAGE_SIZE;
-    /// {
-    ///     let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-    ///     // SAFETY: The page was just allocated, nothing else can access it.
-    ///     unsafe { page.write_raw(b"owned".as_ptr(), 0, 5)? };
-    ///     let mut guard = mm.mmap_write_lock();
-    ///     guard.vma_lookup(target).ok_or(ENOENT)?.vm_insert_page(target, &page)?;
-    /// }
-    ///
-    /// let mut buf = [0u8; 5];
-    /// UserSlice::new(target, 5).reader().read_slice(&mut buf)?;
-    /// assert_eq!(&buf, b"owned");
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn vm_insert_page(&self, address: usize, page: &Page) -> Result {
-        if self.flags() & flags::PFNMAP != 0 {
-            return Err(EINVAL);
-        }
-
-        // SAFETY: By the type invariants, the current thread holds the mmap write lock, so
-        // `vm_insert_page` may set `VM_MIXEDMAP` (`vm_flags_set` takes the VMA write lock, and
-        // asserts the mmap write lock), and its `BUG_ON(mmap_read_trylock(mm))` cannot fire.
-        // `VM_PFNMAP` is not set (checked above, and it cannot change since we hold the write
-        // lock), so its `BUG_ON(vma->vm_flags & VM_PFNMAP)` cannot fire either. `page` is a valid
-        // page for the duration of the call, and `vm_insert_page` takes its own reference if it
-        // maps it. Any value is okay for `address`: the C function checks it against the VMA.
-        to_result(unsafe { bindings::vm_insert_page(self.as_ptr(), address, page.as_ptr()) })
     }
 }
 
@@ -816,7 +788,8 @@ impl Deref for VmAreaNew {
 }
 
 impl VmAreaNew {
-    /// Access a virtual memory area given a raw pointer.
+    /// Access a virtual memory area given a raw pointer. Private: a `VmAreaNew` exists only
+    /// inside [`VmAreaNew::mmap_callback`], which undoes a failed `mmap`.
     ///
     /// # Safety
     ///
@@ -826,7 +799,7 @@ impl VmAreaNew {
     /// write lock held, before the VMA is inserted into the mm, on behalf of a task whose mm has
     /// non-zero `mm_users`; it never passes a VMA with `VM_PFNMAP` set.
     #[inline]
-    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+    unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
         // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
         // The layouts are compatible due to `repr(transparent)`.
         unsafe { &*vma.cast() }

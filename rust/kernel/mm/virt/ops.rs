@@ -11,10 +11,11 @@
 //!
 //! 1. In `f_op->mmap`, the driver installs its operations, a [`VmOpsTable<T>`] in a `static`,
 //!    together with an [`Arc<T>`] of its data: [`VmAreaNew::set_vm_ops`].
-//! 2. Later, under a read lock, it looks the VMA up and asks [`VmAreaRef::as_driver_vma`] for its
-//!    own VMA: this compares `vm_ops` with the driver's table and `vm_private_data` with the
-//!    driver's data, and gives [`None`] for any other VMA.
-//! 3. Only the [`DriverVma<T>`] it gets offers `vm_insert_page` under a read lock.
+//! 2. Later, under a read lock (or the write lock), it looks the VMA up and asks
+//!    [`VmAreaRef::as_driver_vma`] for its own VMA: this compares `vm_ops` with the driver's table
+//!    and `vm_private_data` with the driver's data, and gives [`None`] for any other VMA.
+//! 3. Only the [`DriverVma<T>`] it gets offers `vm_insert_page` and `zap_page_range_single`: no
+//!    VMA found by address alone does, whatever lock is held.
 //! 4. [`VmOperations::close`] tells the driver when a VMA of its own is gone.
 //!
 //! # Lifetime of the data
@@ -25,9 +26,15 @@
 //! drops the VMA's reference after calling [`VmOperations::close`]. So `T` lives as long as any
 //! VMA that can reach it, and a split or copied VMA is just one more VMA of the driver.
 //!
+//! If the driver's `mmap` fails after `set_vm_ops`, the VMA never exists: 6.12's `mmap_region`
+//! frees it without calling `vm_ops->close` (neither does mainline). [`VmAreaNew::mmap_callback`],
+//! through which every Rust `f_op->mmap` runs, gives the data's reference back then;
+//! [`VmOperations::close`] does not run, as no C driver's `close` would.
+//!
 //! `set_vm_ops` also sets `VM_MIXEDMAP` (so pages can be inserted under a read lock) and
-//! `VM_DONTEXPAND`. Both are in `VM_SPECIAL`, so core mm never merges the VMA with a neighbour,
-//! and `mremap` cannot grow it.
+//! `VM_DONTEXPAND`. Both are in `VM_SPECIAL`, so core mm never merges the VMA with a neighbour
+//! (a merge right after `f_op->mmap` would free the new VMA without `close`, leaking its
+//! reference), and `mremap` cannot grow it.
 //!
 //! # Binder-style page insertion
 //!
@@ -51,7 +58,7 @@
 //! /// The driver's `mmap`: remember the process's `mm`, make the VMA the driver's.
 //! fn mmap(vma: &VmAreaNew, buffer: &Arc<Buffer>) -> Result<ARef<Mm>> {
 //!     vma.try_clear_maywrite()?;
-//!     vma.set_vm_ops(&BUFFER_OPS, buffer.clone());
+//!     vma.set_vm_ops(&BUFFER_OPS, buffer.clone())?;
 //!     Ok(ARef::from(&**vma.mm()))
 //! }
 //!
@@ -100,7 +107,7 @@
 //! [`vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
 
 use super::{VmAreaMixedMap, VmAreaNew, VmAreaRef};
-use crate::{bindings, sync::Arc, sync::ArcBorrow};
+use crate::{bindings, error::code::EBUSY, error::Result, sync::Arc, sync::ArcBorrow};
 use core::{marker::PhantomData, ops::Deref};
 
 /// Why a fault in a driver VMA fails.
@@ -129,11 +136,37 @@ impl VmFaultError {
 /// Every method runs with at least the mmap read lock or the VMA's lock held, on any thread that
 /// touches the mapping: hence `Send + Sync`.
 pub trait VmOperations: Send + Sync + Sized + 'static {
-    /// A VMA with these operations is being removed from its address space (`munmap`, or the
-    /// process exits). `[start, end)` is the range it covered.
+    /// A VMA with these operations is being removed from its address space (`munmap`, the
+    /// process exits, or a new mapping replaces it). `[start, end)` is the range it covered.
     ///
     /// After this the VMA is not found by lookups anymore. Other VMAs with the same data (from a
-    /// split or a copy) may still exist. By default, nothing happens.
+    /// split or a copy) may still exist. By default, nothing happens. It does not run for a VMA
+    /// whose `mmap` failed: that VMA never existed (see [`VmAreaNew::mmap_callback`]).
+    ///
+    /// # Context
+    ///
+    /// `close` may sleep. It runs on whichever thread removes the VMA, and the VMA's reference on
+    /// the data is dropped right after it, so the last `T::drop` may run there too:
+    ///
+    /// - `munmap`: after `munmap` downgraded the mmap lock, so only the mmap *read* lock is held;
+    /// - a mapping with `MAP_FIXED` over it, or an `mremap` that fails after copying it: with the
+    ///   mmap write lock held;
+    /// - the process's exit, or the last `mmput` of the address space: with the write lock of
+    ///   the dying address space held, on the thread that dropped the last `mmget` reference,
+    ///   which may be the driver's own thread dropping an [`ARef<MmWithUser>`], or the
+    ///   `mmput_async` worker for an [`ARef<MmWithUserAsync>`].
+    ///
+    /// So `close` and `T::drop` must not take a lock that the driver holds while it drops an
+    /// `MmWithUser` reference, and must not take the mmap lock of the same address space. And
+    /// `T` must not own an [`ARef<MmWithUser>`] of the address space it is mapped into: the VMA
+    /// keeps `T` alive, `T` keeps `mm_users` up, so the address space is never torn down and
+    /// both leak. Keep an [`ARef<Mm>`] (an `mmgrab` reference) and upgrade it with
+    /// [`Mm::mmget_not_zero`] when needed, as the examples here do.
+    ///
+    /// [`ARef<MmWithUser>`]: crate::mm::MmWithUser
+    /// [`ARef<MmWithUserAsync>`]: crate::mm::MmWithUserAsync
+    /// [`ARef<Mm>`]: crate::mm::Mm
+    /// [`Mm::mmget_not_zero`]: crate::mm::Mm::mmget_not_zero
     fn close(&self, _start: usize, _end: usize) {}
 
     /// A page fault at `address` that the page tables could not resolve.
@@ -164,10 +197,21 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
 /// # Invariants
 ///
 /// `ops` holds the callbacks of this module for `T`, which take `vm_private_data` to be a pointer
-/// from [`Arc::into_raw`] of an `Arc<T>` that the VMA owns.
+/// from [`Arc::into_raw`] of an `Arc<T>` that the VMA owns, and `drop_data` is
+/// [`drop_data::<T>`]. The table starts with a [`VmOpsHeader`], so code that does not know `T`
+/// can find `drop_data` from a `vm_ops` pointer that is known to point at some `VmOpsTable`.
+#[repr(C)]
 pub struct VmOpsTable<T: VmOperations> {
-    ops: bindings::vm_operations_struct,
+    header: VmOpsHeader,
     _t: PhantomData<T>,
+}
+
+/// The part of every [`VmOpsTable`] that does not depend on `T`.
+#[repr(C)]
+struct VmOpsHeader {
+    ops: bindings::vm_operations_struct,
+    /// Gives back the reference on the data that `vm_private_data` holds.
+    drop_data: unsafe fn(*mut bindings::vm_area_struct),
 }
 
 // SAFETY: The table is never written after it is built; it only holds function pointers.
@@ -184,20 +228,40 @@ impl<T: VmOperations> VmOpsTable<T> {
     pub const fn new() -> Self {
         // INVARIANT: the callbacks are this module's callbacks for `T`.
         Self {
-            ops: bindings::vm_operations_struct {
-                open: Some(vm_open::<T>),
-                close: Some(vm_close::<T>),
-                fault: Some(vm_fault::<T>),
-                // SAFETY: All other fields are nullable function pointers, for which all zeros
-                // means "not implemented".
-                ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+            header: VmOpsHeader {
+                ops: bindings::vm_operations_struct {
+                    open: Some(vm_open::<T>),
+                    close: Some(vm_close::<T>),
+                    fault: Some(vm_fault::<T>),
+                    // SAFETY: All other fields are nullable function pointers, for which all
+                    // zeros means "not implemented".
+                    ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+                },
+                drop_data: drop_data::<T>,
             },
             _t: PhantomData,
         }
     }
 
     fn as_raw(&'static self) -> *const bindings::vm_operations_struct {
-        &self.ops
+        &self.header.ops
+    }
+}
+
+/// Gives back the reference on `T` that `vma` owns, and clears `vm_private_data`.
+///
+/// # Safety
+///
+/// `vma` is a VMA whose `vm_ops` are a [`VmOpsTable<T>`] and whose `vm_private_data` is a pointer
+/// from `Arc::<T>::into_raw` that the VMA owns. Nothing uses the VMA's data afterwards, and the
+/// caller has exclusive access to `vm_private_data` (the VMA is being removed or was never
+/// inserted).
+unsafe fn drop_data<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: The caller guarantees that `vm_private_data` is an `Arc<T>` reference owned by the
+    // VMA, which it gives up here, and that nothing else accesses the field.
+    unsafe {
+        drop(Arc::from_raw((*vma).vm_private_data.cast::<T>()));
+        (*vma).vm_private_data = core::ptr::null_mut();
     }
 }
 
@@ -241,8 +305,8 @@ unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struc
     let data = unsafe { vma_data::<T>(vma) };
     data.close(start, end);
     // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close` is
-    // the last time core mm hands it to us: give it back.
-    drop(unsafe { Arc::from_raw((*vma).vm_private_data.cast::<T>()) });
+    // the last time core mm hands it to us, with the mmap write lock held: give it back.
+    unsafe { drop_data::<T>(vma) };
 }
 
 /// `vm_ops->fault`.
@@ -306,7 +370,7 @@ impl VmAreaNew {
     ///
     /// let data = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
     /// # let addr = kunit_test_mmap_file(0, 2 * PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |vma| {
-    /// #     vma.set_vm_ops(&OPS, data.clone());
+    /// #     vma.set_vm_ops(&OPS, data.clone())?;
     /// #     Ok(())
     /// # }))?;
     /// // Unmapping the first page splits the VMA and closes the first part.
@@ -322,56 +386,119 @@ impl VmAreaNew {
     /// drop(data);
     /// assert_eq!(DROPPED.load(Ordering::Relaxed), 1);
     ///
-    /// // An `mmap` that fails after installing its operations: the VMA never exists, and its
-    /// // reference is given back (`close` runs).
+    /// // An `mmap` that fails after installing its operations: the VMA never exists, its
+    /// // reference is given back, and `close` does not run.
     /// let data = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
     /// # let failed = kunit_test_mmap_file(0, PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |vma| {
-    /// #     vma.set_vm_ops(&OPS, data.clone());
+    /// #     vma.set_vm_ops(&OPS, data.clone())?;
     /// #     Err(ENOSPC)
     /// # }));
     /// # assert_eq!(failed, Err(ENOSPC));
-    /// assert_eq!(data.closed.load(Ordering::Relaxed), 1);
+    /// assert_eq!(data.closed.load(Ordering::Relaxed), 0);
     /// drop(data);
     /// assert_eq!(DROPPED.load(Ordering::Relaxed), 2);
+    ///
+    /// // A second `set_vm_ops` on the same VMA fails, and gives its data back at once; the first
+    /// // stays installed.
+    /// let first = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// let mut second_result = Ok(());
+    /// # let addr = kunit_test_mmap_file(0, PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |vma| {
+    /// #     vma.set_vm_ops(&OPS, first.clone())?;
+    /// #     let second = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// #     second_result = vma.set_vm_ops(&OPS, second).map(|_| ());
+    /// #     Ok(())
+    /// # }))?;
+    /// assert_eq!(second_result, Err(EBUSY));
+    /// assert_eq!(DROPPED.load(Ordering::Relaxed), 3);
+    /// # // SAFETY: This test mapped this range.
+    /// # unsafe { kunit_test_munmap(addr, PAGE_SIZE)? };
+    /// assert_eq!(first.closed.load(Ordering::Relaxed), 1);
+    /// drop(first);
+    /// assert_eq!(DROPPED.load(Ordering::Relaxed), 4);
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn set_vm_ops<T: VmOperations>(&self, ops: &'static VmOpsTable<T>, data: Arc<T>) {
+    ///
+    /// Returns the VMA as the driver's own, so that `mmap` can insert pages right away. Fails
+    /// with [`EBUSY`], dropping `data`, if the VMA has operations already (a second call).
+    pub fn set_vm_ops<T: VmOperations>(
+        &self,
+        ops: &'static VmOpsTable<T>,
+        data: Arc<T>,
+    ) -> Result<&DriverVma<T>> {
+        let vma = self.as_ptr();
+        // SAFETY: `VmAreaNew` means the VMA is being set up inside `f_op->mmap` on this thread
+        // and not shared yet, so nothing accesses its fields concurrently.
+        if !unsafe { (*vma).vm_private_data }.is_null() {
+            // `vm_private_data` is null when `mmap_region` calls `f_op->mmap` (`vma_init` clears
+            // the VMA), and only this function sets it, so the VMA is a driver VMA already.
+            return Err(EBUSY);
+        }
         self.set_mixedmap();
         self.set_dontexpand();
-        let vma = self.as_ptr();
-        // SAFETY: `VmAreaNew` means the VMA is being set up inside `f_op->mmap` and not shared
-        // yet, so nothing reads these fields concurrently; the mmap write lock is held. If the VMA
-        // had `vm_ops` from an earlier call, they are ours too and the data they owned is dropped
-        // here, before the new data is installed.
+        // INVARIANT: the VMA's `vm_private_data` is an `Arc<T>` it owns from now on, and its
+        // `vm_ops` are `ops`, a table of `T`.
+        // SAFETY: As above, nothing accesses the VMA concurrently; the mmap write lock is held.
         unsafe {
-            if (*vma).vm_ops == ops.as_raw() && !(*vma).vm_private_data.is_null() {
-                drop(Arc::from_raw((*vma).vm_private_data.cast::<T>()));
-            }
             (*vma).vm_private_data = Arc::into_raw(data).cast_mut().cast();
             (*vma).vm_ops = ops.as_raw();
         }
+        // INVARIANT: `vm_ops` are a `VmOpsTable<T>` and `VM_MIXEDMAP` is set (both just now);
+        // the VMA is set up by the caller's own `f_op->mmap`, for `data`.
+        // SAFETY: `DriverVma<T>` is a transparent wrapper of `VmAreaRef`, whose invariants hold
+        // by those of `VmAreaNew`.
+        Ok(unsafe { &*(self.as_ptr() as *const VmAreaRef).cast::<DriverVma<T>>() })
+    }
+
+    /// Runs `mmap` as the body of an `f_op->mmap` callback on `vma`, and undoes what it installed
+    /// if it fails.
+    ///
+    /// A [`VmAreaNew`] exists only inside this function: every Rust `f_op->mmap` runs through it
+    /// (the misc device's does), whatever the file type. If `mmap` fails after
+    /// [`VmAreaNew::set_vm_ops`], the VMA never exists: 6.12's `mmap_region` frees it without
+    /// calling `vm_ops->close`, so this gives the data's reference back itself.
+    /// [`VmOperations::close`] does not run for it.
+    ///
+    /// # Safety
+    ///
+    /// `vma` is the VMA passed to an `f_op->mmap` callback that is running on the current thread,
+    /// and that callback returns the result of this call to core mm. (Core mm calls `f_op->mmap`
+    /// with the mmap write lock held, before the VMA is inserted into the mm, on behalf of a task
+    /// whose mm has non-zero `mm_users`, with `vm_private_data` null and without `VM_PFNMAP`.)
+    pub unsafe fn mmap_callback(
+        vma: *mut bindings::vm_area_struct,
+        mmap: impl FnOnce(&VmAreaNew) -> Result,
+    ) -> Result {
+        // SAFETY: The caller guarantees that this is the VMA of a running `f_op->mmap`; the
+        // reference does not outlive this function, which is inside that callback.
+        let ret = mmap(unsafe { VmAreaNew::from_raw(vma) });
+        if ret.is_err() {
+            // SAFETY: The `f_op->mmap` call returns this error.
+            unsafe { mmap_failed(vma) };
+        }
+        ret
     }
 }
 
-/// Undoes what a failed `f_op->mmap` installed: calls its `vm_ops->close` and clears `vm_ops`.
+/// Undoes what a failed `f_op->mmap` installed: gives back the data of
+/// [`VmAreaNew::set_vm_ops`], if it was called.
 ///
-/// On an error from `f_op->mmap`, 6.12's `mmap_region` frees the VMA without calling `close`
-/// (mainline does since 6.13), so the data that [`VmAreaNew::set_vm_ops`] moved into the VMA would
-/// leak. Every caller of a Rust `f_op->mmap` calls this when it fails.
+/// Not generic, so that modules reach it in the kernel crate (`#[inline(never)]`).
 ///
 /// # Safety
 ///
 /// `vma` is the VMA of an `f_op->mmap` call that is returning an error on the current thread.
-pub(crate) unsafe fn mmap_failed(vma: *mut bindings::vm_area_struct) {
+#[inline(never)]
+unsafe fn mmap_failed(vma: *mut bindings::vm_area_struct) {
     // SAFETY: The VMA is still being set up by the current thread, with the mmap write lock held,
-    // and core mm frees it without looking at `vm_ops` again. `vm_ops`, if set, is a valid table.
+    // and nobody else can reach it. `vm_private_data` was null when `f_op->mmap` was called and
+    // only `set_vm_ops` sets it, together with `vm_ops` pointing at a `VmOpsTable`, whose
+    // `VmOpsHeader` comes first (`repr(C)`), so its `drop_data` matches the data's type. After
+    // this, `vm_private_data` is null and nothing calls the table's callbacks: 6.12's error path
+    // of `mmap_region` only unmaps what was inserted and frees the VMA.
     unsafe {
-        let ops = (*vma).vm_ops;
-        if !ops.is_null() {
-            if let Some(close) = (*ops).close {
-                close(vma);
-            }
-            (*vma).vm_ops = core::ptr::null();
+        if !(*vma).vm_private_data.is_null() {
+            let header = (*vma).vm_ops.cast::<VmOpsHeader>();
+            ((*header).drop_data)(vma);
         }
     }
 }
@@ -411,7 +538,7 @@ impl VmAreaRef {
     /// let other = Arc::new(Mapping { closed: AtomicUsize::new(0) }, GFP_KERNEL)?;
     /// # let private = MAP_PRIVATE as usize;
     /// # let addr = kunit_test_mmap_file(0, PAGE_SIZE, private, Some(&mut |vma| {
-    /// #     vma.set_vm_ops(&OPS, mine.clone());
+    /// #     vma.set_vm_ops(&OPS, mine.clone())?;
     /// #     Ok(())
     /// # }))?;
     /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
@@ -443,7 +570,7 @@ impl VmAreaRef {
     ///
     /// // Another mapping of the driver at the same address, with other data: not `mine` either.
     /// # assert_eq!(kunit_test_mmap_file(addr, PAGE_SIZE, fixed, Some(&mut |vma| {
-    /// #     vma.set_vm_ops(&OPS, other.clone());
+    /// #     vma.set_vm_ops(&OPS, other.clone())?;
     /// #     Ok(())
     /// # }))?, addr);
     /// // The anonymous mapping it replaced was not the driver's: no `close` for `mine`.
@@ -479,13 +606,14 @@ impl VmAreaRef {
 /// A VMA that the driver set up with [`VmAreaNew::set_vm_ops`] and its data `T`, under a lock that
 /// keeps it from changing (the mmap read lock or the VMA's lock).
 ///
-/// It offers [`vm_insert_page`](VmAreaMixedMap::vm_insert_page) under a read lock, because
-/// `set_vm_ops` set `VM_MIXEDMAP`.
+/// Through [`VmAreaMixedMap`] it offers [`vm_insert_page`](VmAreaMixedMap::vm_insert_page) (under
+/// a read lock too, because `set_vm_ops` set `VM_MIXEDMAP`) and
+/// [`zap_page_range_single`](VmAreaMixedMap::zap_page_range_single): the VMA is the driver's own.
 ///
 /// # Invariants
 ///
 /// The VMA's `vm_ops` are a [`VmOpsTable<T>`], so its private data is an `Arc<T>`, and
-/// `VM_MIXEDMAP` is set.
+/// `VM_MIXEDMAP` is set: [`VmAreaNew::set_vm_ops`] did both in the driver's own `f_op->mmap`.
 #[repr(transparent)]
 pub struct DriverVma<T: VmOperations> {
     vma: VmAreaRef,
@@ -505,8 +633,9 @@ impl<T: VmOperations> Deref for DriverVma<T> {
     type Target = VmAreaMixedMap;
 
     fn deref(&self) -> &VmAreaMixedMap {
-        // SAFETY: By the type invariants `VM_MIXEDMAP` is set, and the lock behind `&VmAreaRef`
-        // is held for the lifetime of `&self`.
+        // SAFETY: By the type invariants `VM_MIXEDMAP` is set and the VMA was set up by the
+        // driver's own `f_op->mmap` for its data `T` (`set_vm_ops` is the only way to install a
+        // `VmOpsTable<T>`), and the lock behind `&VmAreaRef` is held for the lifetime of `&self`.
         unsafe { VmAreaMixedMap::from_raw(self.vma.as_ptr()) }
     }
 }
@@ -548,14 +677,9 @@ pub fn kunit_test_mmap_file(
             // SAFETY: The private data is the `MmapFn` on the stack of `kunit_test_mmap_file`,
             // which is waiting in `kunit_vm_mmap` for this call to return.
             let mmap = unsafe { &mut *(*file).private_data.cast::<MmapFn<'_>>() };
-            // SAFETY: This is `f_op->mmap`: the VMA is being set up by the current thread with
-            // the mmap write lock held and is not shared yet; core mm never passes `VM_PFNMAP`.
-            let ret = mmap(unsafe { VmAreaNew::from_raw(vma) });
-            if ret.is_err() {
-                // SAFETY: This `f_op->mmap` call is failing.
-                unsafe { mmap_failed(vma) };
-            }
-            ret.map(|()| 0)
+            // SAFETY: This is `f_op->mmap`, and it returns the result.
+            unsafe { VmAreaNew::mmap_callback(vma, |vma| mmap(vma)) }?;
+            Ok(0)
         })
     }
 
@@ -589,6 +713,25 @@ pub fn kunit_test_mmap_file(
     // took its own.
     unsafe { bindings::fput(file) };
     mapped
+}
+
+/// Maps `size` bytes, shared and readable, of a file whose `f_op->mmap` makes the VMA a driver VMA
+/// of `ops` and `data` ([`VmAreaNew::set_vm_ops`]), in the address space of the current KUnit
+/// test. Test support only. Returns the mapping's address.
+#[cfg(CONFIG_KUNIT = "y")]
+#[doc(hidden)]
+pub fn kunit_test_mmap_driver<T: VmOperations>(
+    size: usize,
+    ops: &'static VmOpsTable<T>,
+    data: &Arc<T>,
+) -> crate::error::Result<usize> {
+    let shared = bindings::MAP_SHARED as usize;
+    kunit_test_mmap_file(
+        0,
+        size,
+        shared,
+        Some(&mut |vma| vma.set_vm_ops(ops, data.clone()).map(|_| ())),
+    )
 }
 
 /// Unmaps `[addr, addr + size)` in the current thread's address space. Test support only.
