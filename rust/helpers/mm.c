@@ -85,3 +85,8 @@ struct vm_area_struct *rust_helper_lock_vma_under_rcu(struct mm_struct *mm,
 	return NULL;
 #endif
 }
+
+bool rust_helper_vma_is_dax(const struct vm_area_struct *vma)
+{
+	return vma_is_dax(vma);
+}

@@ -418,8 +418,9 @@ impl<T> PinnedDrop for MiscDeviceRegistration<T> {
 
 /// A file opened on a misc device the way 6.12's `misc_open` opens one: its `f_op` points at the
 /// device's file operations, its private data at the `struct miscdevice` until `open` replaces
-/// it. Test support only; the last reference is put synchronously on drop, so `release` has run
-/// when the drop returns.
+/// it. Test support only, for KUnit tests built into the kernel. Dropping it puts its reference
+/// synchronously: if that was the last one (nothing mapped the file), `release` has run when the
+/// drop returns.
 #[cfg(CONFIG_KUNIT = "y")]
 #[doc(hidden)]
 pub struct KunitMiscFile(*mut bindings::file);
@@ -441,12 +442,36 @@ impl KunitMiscFile {
         })?;
         let this = Self(file);
         // SAFETY: As `misc_open` does: call the device's `open` on the new file, while the
-        // registration is alive (it is borrowed for this call).
+        // registration is alive (it is borrowed for this call). The tables of
+        // `MiscDeviceRegistration` always have `open`.
         let ret = unsafe {
-            let open = (*(*file).f_op).open.ok_or(ENODEV)?;
-            open((*file).f_inode, file)
+            match (*(*file).f_op).open {
+                Some(open) => open((*file).f_inode, file),
+                None => ENODEV.to_errno(),
+            }
         };
-        crate::error::to_result(ret)?;
+        if ret != 0 {
+            /// File operations without `release`, for a file whose `open` failed.
+            struct NoFops(bindings::file_operations);
+            // SAFETY: Never written; all pointers are null.
+            unsafe impl Sync for NoFops {}
+            // SAFETY: All zeros is valid for `file_operations`: nullable pointers and integers.
+            static NO_FOPS: NoFops = NoFops(unsafe { MaybeUninit::zeroed().assume_init() });
+
+            // The file counts as opened (`anon_inode_getfile`), so its last `fput` would call
+            // `release` on private data that `open` never set. A file whose `open` fails in
+            // `do_dentry_open` is never marked opened; here the file gets operations without
+            // `release` instead, and the module reference that `anon_inode_getfile` took for
+            // the old ones is given back, as `fops_put` would.
+            // SAFETY: We own the only reference on the file, which nothing else has seen.
+            unsafe {
+                let owner = (*(*file).f_op).owner;
+                (*file).f_op = &NO_FOPS.0;
+                bindings::module_put(owner);
+            }
+            drop(this);
+            return Err(Error::from_errno(ret));
+        }
         Ok(this)
     }
 
@@ -461,7 +486,7 @@ impl KunitMiscFile {
         if ret < 0 {
             Err(Error::from_errno(ret as i32))
         } else {
-            Ok(ret as isize)
+            Ok(ret)
         }
     }
 }
@@ -591,8 +616,10 @@ const fn create_vtable<T: MiscDevice>() -> &'static bindings::file_operations {
 /// # Safety
 ///
 /// `file` and `inode` must be the file and inode for a file that is undergoing initialization.
-/// The file must be associated with a `MiscDeviceRegistration<T>`, and `misc_open` must be the
-/// caller (with the misc core's mutex held).
+/// Its private data must point at the `inner` field of a `MiscDeviceRegistration<T>` that stays
+/// alive during the call: `misc_open` is the caller (it set the private data, and holds the misc
+/// core's mutex, which `misc_deregister` needs), or `KunitMiscFile::open` (which borrows the
+/// registration).
 unsafe extern "C" fn fops_open<T: MiscDevice>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -606,12 +633,10 @@ unsafe extern "C" fn fops_open<T: MiscDevice>(
     // SAFETY: The open call of a file can access the private data.
     let misc_ptr = unsafe { (*file).private_data };
 
-    // SAFETY: This is a misc device, so `misc_open()` set the private data to a pointer to the
-    // associated `struct miscdevice` before calling into this method. That `struct miscdevice` is
-    // the `inner` field of a `MiscDeviceRegistration<T>`, because these file operations are only
-    // installed by `MiscDeviceRegistration::<T>::register`. `misc_open()` holds the misc core's
-    // mutex during this call, so `misc_deregister()` (called before the registration is dropped)
-    // cannot complete, and the registration stays valid until this function returns.
+    // SAFETY: By the safety requirements, the private data points at the `inner` field of a
+    // `MiscDeviceRegistration<T>` that stays valid until this function returns (`misc_open()`
+    // holds the misc core's mutex, so `misc_deregister()`, called before the registration is
+    // dropped, cannot complete).
     let misc = unsafe {
         &*crate::container_of!(
             misc_ptr.cast::<Opaque<bindings::miscdevice>>(),
@@ -675,7 +700,8 @@ unsafe extern "C" fn fops_mmap<T: MiscDevice>(
     // because the caller holds a reference to the file. The borrow does not outlive this call.
     let device = unsafe { <T::Ptr as ForeignOwnable>::borrow(private) };
     // SAFETY: This is `f_op->mmap` for `vma`, called by `mmap_region()`, and it returns the
-    // result of `mmap_callback`.
+    // result of `mmap_callback`. The file's `f_op` is the driver's `MiscDeviceVTable`, whose
+    // `owner` is the module that `T::mmap` belongs to.
     match unsafe { VmAreaNew::mmap_callback(vma, |area| T::mmap(device, area)) } {
         Ok(()) => 0,
         Err(err) => err.to_errno(),

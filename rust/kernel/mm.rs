@@ -30,9 +30,10 @@
 //!   Drop the VMA guard first: the fallback from [`MmWithUser::lock_vma_under_rcu`] to
 //!   [`MmWithUser::mmap_read_lock`] only takes the mmap lock after `None`, holding nothing.
 //! - Never touch user memory (e.g. [`UserSlice`]) while holding a [`VmAreaReadGuard`] or an
-//!   mmap guard of the current task's address space: a page fault takes the mmap lock or a VMA
-//!   lock of it again, and `might_fault` takes the mmap read lock recursively. Copy the data
-//!   before taking the lock, or after dropping it.
+//!   mmap guard of the current task's address space: a page fault takes the mmap lock (or a VMA
+//!   lock) of it again, which deadlocks once a writer is queued in between, and lockdep reports
+//!   it through `might_fault`'s annotation of the mmap lock. Copy the data before taking the
+//!   lock, or after dropping it.
 //! - Do not drop the last [`MmWithUser`] reference while holding a lock that
 //!   [`VmOperations::close`] or the data's drop takes: the last `mmput` tears the address space
 //!   down and closes its VMAs on the spot. [`MmWithUserAsync`] defers that to a worker.

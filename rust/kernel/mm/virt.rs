@@ -452,12 +452,29 @@ impl VmAreaMixedMap {
         unsafe { &*vma.cast() }
     }
 
+    /// Refuses, with [`EINVAL`], a hugetlb, `VM_PFNMAP` or DAX VMA, where inserting or zapping
+    /// breaks core mm.
+    ///
+    /// The type invariants already exclude them: this only fails if the caller of the `unsafe`
+    /// [`VmAreaRef::as_mixedmap_vma`] was wrong about the VMA being its own.
+    #[inline]
+    fn check_mappable(&self) -> Result {
+        // SAFETY: By the type invariants a lock keeps the VMA, and so its `vm_file`, stable;
+        // `vma_is_dax` only reads the file's inode flags.
+        let dax = unsafe { bindings::vma_is_dax(self.as_ptr()) };
+        if self.flags() & (flags::HUGETLB | flags::PFNMAP) != 0 || dax {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
     /// Maps a single page at the given address within the virtual memory area.
     ///
     /// The page stays owned by the caller: the mapping takes its own reference to it. Fails with
     /// [`EFAULT`] if `address` is not inside the VMA, and with [`EBUSY`] if something is already
     /// mapped there; a failed call changes nothing (`VM_MIXEDMAP` is already set, so the flags
-    /// are not written).
+    /// are not written). Fails with [`EINVAL`] on a hugetlb, `VM_PFNMAP` or DAX VMA, which can
+    /// only be reached through a wrong `unsafe` [`VmAreaRef::as_mixedmap_vma`].
     ///
     /// # Examples
     ///
@@ -509,6 +526,7 @@ impl VmAreaMixedMap {
     /// ```
     #[inline]
     pub fn vm_insert_page(&self, address: usize, page: &Page) -> Result {
+        self.check_mappable()?;
         // SAFETY: By the type invariants, the caller holds at least a read lock on this VMA, and
         // `VM_MIXEDMAP` is set, so `vm_insert_page` does not write `vm_flags` and does not reach
         // its `BUG_ON(mmap_read_trylock(mm))`; inserting a page into a PTE under a read lock is
@@ -524,13 +542,16 @@ impl VmAreaMixedMap {
     ///
     /// This clears the page table mappings for the range `address..address + size`, which must
     /// be inside this VMA, so that the next access faults. Pages are freed once nothing else
-    /// references them. It is like `madvise(MADV_DONTNEED)` on the range, without removing the
-    /// VMA.
+    /// references them. The VMA stays. It clears the range the way `madvise(MADV_DONTNEED)` does,
+    /// but only in the caller's own VMA, which is never `VM_LOCKED` or `VM_PFNMAP` (the cases
+    /// `MADV_DONTNEED` refuses: `mlock` leaves `VM_MIXEDMAP` VMAs alone).
     ///
     /// Returns [`EINVAL`], without touching anything, if:
     ///
     /// - `address + size` overflows, or the range is not inside `start()..end()`,
-    /// - `address` or `size` is not a multiple of the page size.
+    /// - `address` or `size` is not a multiple of the page size,
+    /// - the VMA is a hugetlb, `VM_PFNMAP` or DAX VMA (only reachable through a wrong `unsafe`
+    ///   [`VmAreaRef::as_mixedmap_vma`]).
     ///
     /// The C function `zap_page_range_single` checks none of this: a range outside the VMA walks
     /// the page tables and mmu notifiers with a range the VMA does not cover, and a range whose
@@ -576,7 +597,8 @@ impl VmAreaMixedMap {
     /// {
     ///     let guard = mm.mmap_read_lock();
     ///     let vma = guard.vma_lookup(target).ok_or(ENOENT)?;
-    ///     vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?.zap_page_range_single(target, PAGE_SIZE)?;
+    ///     let vma = vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?;
+    ///     vma.zap_page_range_single(target, PAGE_SIZE)?;
     /// }
     ///
     /// assert_eq!(UserSlice::new(target, 4).reader().read_slice(&mut buf), Err(EFAULT));
@@ -632,6 +654,7 @@ impl VmAreaMixedMap {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn zap_page_range_single(&self, address: usize, size: usize) -> Result {
+        self.check_mappable()?;
         let end = address.checked_add(size).ok_or(EINVAL)?;
         if address < self.start() || self.end() < end {
             return Err(EINVAL);

@@ -107,7 +107,9 @@
 //! [`vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
 
 use super::{VmAreaMixedMap, VmAreaNew, VmAreaRef};
-use crate::{bindings, error::code::EBUSY, error::Result, sync::Arc, sync::ArcBorrow};
+use crate::{
+    bindings, error::code::EBUSY, error::Result, ffi::c_char, sync::Arc, sync::ArcBorrow,
+};
 use core::{marker::PhantomData, ops::Deref};
 
 /// Why a fault in a driver VMA fails.
@@ -148,9 +150,12 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
     /// `close` may sleep. It runs on whichever thread removes the VMA, and the VMA's reference on
     /// the data is dropped right after it, so the last `T::drop` may run there too:
     ///
-    /// - `munmap`: after `munmap` downgraded the mmap lock, so only the mmap *read* lock is held;
-    /// - a mapping with `MAP_FIXED` over it, or an `mremap` that fails after copying it: with the
-    ///   mmap write lock held;
+    /// - `munmap(2)`: after `munmap` downgraded the mmap lock, so only the mmap *read* lock is
+    ///   held;
+    /// - a mapping with `MAP_FIXED` over it, the source of a successful `mremap` move, a
+    ///   `vm_munmap` from kernel code: with the mmap write lock held;
+    /// - an `mremap` that fails after copying the VMA: `close` runs, under the write lock, for
+    ///   the copy, which `open` saw but which was never in the address space;
     /// - the process's exit, or the last `mmput` of the address space: with the write lock of
     ///   the dying address space held, on the thread that dropped the last `mmget` reference,
     ///   which may be the driver's own thread dropping an [`ARef<MmWithUser>`], or the
@@ -197,9 +202,10 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
 /// # Invariants
 ///
 /// `ops` holds the callbacks of this module for `T`, which take `vm_private_data` to be a pointer
-/// from [`Arc::into_raw`] of an `Arc<T>` that the VMA owns, and `drop_data` is
-/// [`drop_data::<T>`]. The table starts with a [`VmOpsHeader`], so code that does not know `T`
-/// can find `drop_data` from a `vm_ops` pointer that is known to point at some `VmOpsTable`.
+/// from [`Arc::into_raw`] of an `Arc<T>` that the VMA owns, and `drop_data` is `drop_data::<T>`.
+/// `ops.name` is `vm_ops_marker`, which marks every `VmOpsTable` and nothing else. The table
+/// starts with a `VmOpsHeader`, so code that does not know `T` can find `drop_data` from a
+/// `vm_ops` pointer whose `name` is the marker.
 #[repr(C)]
 pub struct VmOpsTable<T: VmOperations> {
     header: VmOpsHeader,
@@ -233,6 +239,7 @@ impl<T: VmOperations> VmOpsTable<T> {
                     open: Some(vm_open::<T>),
                     close: Some(vm_close::<T>),
                     fault: Some(vm_fault::<T>),
+                    name: Some(vm_ops_marker),
                     // SAFETY: All other fields are nullable function pointers, for which all
                     // zeros means "not implemented".
                     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -243,10 +250,42 @@ impl<T: VmOperations> VmOpsTable<T> {
         }
     }
 
+    /// The `vm_operations_struct` to install, with the provenance of the whole table (so that
+    /// `drop_data` after it can be read through it).
     fn as_raw(&'static self) -> *const bindings::vm_operations_struct {
-        &self.header.ops
+        core::ptr::from_ref(self).cast()
     }
 }
+
+/// `vm_ops->name` of every [`VmOpsTable`]: it marks the table as one (a C table cannot point at
+/// this function), and names nothing, so `/proc/<pid>/maps`, perf and core dumps name the VMA
+/// by its file as before.
+///
+/// Not generic, and `#[inline(never)]`: modules reach the one copy in the kernel crate, so that
+/// its address is the same in every table.
+#[inline(never)]
+unsafe extern "C" fn vm_ops_marker(_vma: *mut bindings::vm_area_struct) -> *const c_char {
+    // A body that no other function has, so that no optimisation merges another function with
+    // this one (which would give it this address).
+    core::hint::black_box(&VM_OPS_MARKER);
+    core::ptr::null()
+}
+
+/// What only [`vm_ops_marker`] refers to.
+static VM_OPS_MARKER: u8 = 0;
+
+/// Whether `ops` is a [`VmOpsTable`].
+///
+/// # Safety
+///
+/// `ops` points at a valid `vm_operations_struct`.
+unsafe fn is_vm_ops_table(ops: *const bindings::vm_operations_struct) -> bool {
+    // SAFETY: The caller guarantees that `ops` is valid.
+    let name = unsafe { (*ops).name };
+    name.is_some_and(|f| core::ptr::fn_addr_eq(f, vm_ops_marker as VmNameFn))
+}
+
+type VmNameFn = unsafe extern "C" fn(*mut bindings::vm_area_struct) -> *const c_char;
 
 /// Gives back the reference on `T` that `vma` owns, and clears `vm_private_data`.
 ///
@@ -292,11 +331,12 @@ unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct
 ///
 /// # Safety
 ///
-/// Called by core mm with the mmap lock held, once per VMA, on a VMA whose `vm_ops` are a
-/// [`VmOpsTable<T>`].
+/// Called by core mm once per VMA, on a VMA whose `vm_ops` are a [`VmOpsTable<T>`], that is
+/// being removed (detached from the VMA tree and write-locked, or never linked into it), with the
+/// mmap lock held (for write, or for read after `munmap`'s downgrade).
 unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: The VMA is valid for the duration of the call; nothing changes its bounds while
-    // core mm removes it under the mmap lock.
+    // SAFETY: The VMA is valid for the duration of the call. It is detached (or was never
+    // linked), so no lookup reaches it, and its bounds no longer change.
     let (start, end) = unsafe {
         let bounds = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
         (bounds.vm_start, bounds.vm_end)
@@ -305,7 +345,8 @@ unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struc
     let data = unsafe { vma_data::<T>(vma) };
     data.close(start, end);
     // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close` is
-    // the last time core mm hands it to us, with the mmap write lock held: give it back.
+    // the last time core mm hands it to us; nothing else reaches the detached VMA, and
+    // `vma_close` replaces its `vm_ops` right after: give the reference back.
     unsafe { drop_data::<T>(vma) };
 }
 
@@ -464,6 +505,11 @@ impl VmAreaNew {
     /// and that callback returns the result of this call to core mm. (Core mm calls `f_op->mmap`
     /// with the mmap write lock held, before the VMA is inserted into the mm, on behalf of a task
     /// whose mm has non-zero `mm_users`, with `vm_private_data` null and without `VM_PFNMAP`.)
+    ///
+    /// The file being mapped keeps the code of `mmap` loaded for as long as the VMA exists: its
+    /// `f_op->owner` is the module that `mmap` belongs to (the VMA holds the file until after
+    /// `close`), or that code is built into the kernel. The VMA may then refer to `'static`
+    /// items of that code, such as the [`VmOpsTable`] that [`VmAreaNew::set_vm_ops`] installs.
     pub unsafe fn mmap_callback(
         vma: *mut bindings::vm_area_struct,
         mmap: impl FnOnce(&VmAreaNew) -> Result,
@@ -490,15 +536,18 @@ impl VmAreaNew {
 #[inline(never)]
 unsafe fn mmap_failed(vma: *mut bindings::vm_area_struct) {
     // SAFETY: The VMA is still being set up by the current thread, with the mmap write lock held,
-    // and nobody else can reach it. `vm_private_data` was null when `f_op->mmap` was called and
-    // only `set_vm_ops` sets it, together with `vm_ops` pointing at a `VmOpsTable`, whose
-    // `VmOpsHeader` comes first (`repr(C)`), so its `drop_data` matches the data's type. After
-    // this, `vm_private_data` is null and nothing calls the table's callbacks: 6.12's error path
-    // of `mmap_region` only unmaps what was inserted and frees the VMA.
+    // and nobody else can reach it; `vm_ops` is null or a valid `vm_operations_struct`. A
+    // `vm_ops` whose `name` is `vm_ops_marker` is a `VmOpsTable` (nothing else uses the marker),
+    // installed by `set_vm_ops` together with the `Arc` in `vm_private_data` (the invariant of
+    // the table). Its `VmOpsHeader` comes first (`repr(C)`), so its `drop_data` matches the
+    // data's type. After this, `vm_private_data` is null and nothing calls the table's callbacks:
+    // 6.12's error path of `mmap_region` only unmaps what was inserted and frees the VMA. Any
+    // other `vm_ops` (installed by unsafe code of the driver, e.g. through a C helper) is not
+    // ours to undo.
     unsafe {
-        if !(*vma).vm_private_data.is_null() {
-            let header = (*vma).vm_ops.cast::<VmOpsHeader>();
-            ((*header).drop_data)(vma);
+        let ops = (*vma).vm_ops;
+        if !ops.is_null() && is_vm_ops_table(ops) && !(*vma).vm_private_data.is_null() {
+            ((*ops.cast::<VmOpsHeader>()).drop_data)(vma);
         }
     }
 }
@@ -590,8 +639,9 @@ impl VmAreaRef {
     ) -> Option<&DriverVma<T>> {
         let vma = self.as_ptr();
         // SAFETY: `VmAreaRef` means the mmap read lock or the VMA's lock is held. `vm_ops` and
-        // `vm_private_data` are only written before the VMA is shared (`set_vm_ops`), so reading
-        // them does not race.
+        // `vm_private_data` are written before the VMA is shared (`set_vm_ops`), and when it is
+        // removed (`vm_close`, `vma_close`), after it was detached and write-locked: no lookup
+        // under a read lock or the VMA lock can reach it then, so reading them does not race.
         let (vm_ops, private) = unsafe { ((*vma).vm_ops, (*vma).vm_private_data) };
         if vm_ops != ops.as_raw() || !core::ptr::eq(private.cast_const().cast::<T>(), data) {
             return None;
@@ -643,6 +693,9 @@ impl<T: VmOperations> Deref for DriverVma<T> {
 /// Maps `size` bytes at `addr` (0: anywhere; pass `MAP_FIXED` in `flags` to replace what is
 /// there) in the address space of the current KUnit test. Test support only.
 ///
+/// Only for KUnit tests built into the kernel: the file pins no module, so `mmap` must not
+/// install a loadable module's statics.
+///
 /// With `mmap`, the mapping is of a file whose `f_op->mmap` calls `mmap` with the new VMA, as a
 /// driver's would be; without, it is anonymous memory (`MAP_ANONYMOUS` is added to `flags`). The
 /// mapping is readable, and it is torn down when the test's thread exits. Returns its address.
@@ -677,7 +730,9 @@ pub fn kunit_test_mmap_file(
             // SAFETY: The private data is the `MmapFn` on the stack of `kunit_test_mmap_file`,
             // which is waiting in `kunit_vm_mmap` for this call to return.
             let mmap = unsafe { &mut *(*file).private_data.cast::<MmapFn<'_>>() };
-            // SAFETY: This is `f_op->mmap`, and it returns the result.
+            // SAFETY: This is `f_op->mmap`, and it returns the result. The file's operations
+            // have no owner: this helper is for KUnit tests built into the kernel, whose code
+            // and statics are never unloaded.
             unsafe { VmAreaNew::mmap_callback(vma, |vma| mmap(vma)) }?;
             Ok(0)
         })

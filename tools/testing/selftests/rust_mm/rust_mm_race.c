@@ -1195,7 +1195,8 @@ TEST_F_TIMEOUT(race, stress, 50)
 	EXPECT_GE((int64_t)(sh->zap_ok + sh->zap_inflight), dzap);
 
 	ASSERT_EQ(0, settled_meminfo(&mem_after));
-	fprintf(stderr, "# MemFree: %ld kB before, %ld kB after (%+ld kB; not checked: see UNEXPLAINED_SLACK_KB)\n",
+	fprintf(stderr,
+		"# MemFree: %ld kB before, %ld kB after (%+ld kB; not checked: see UNEXPLAINED_SLACK_KB)\n",
 		mem_before.kb[0], mem_after.kb[0], mem_after.kb[0] - mem_before.kb[0]);
 	len = snprintf(buf, sizeof(buf), "# meanwhile, in kB: free in per-CPU lists %+ld",
 		       mem_after.pcp - mem_before.pcp);

@@ -537,16 +537,39 @@ static long check_half(const char *p, size_t len)
 }
 
 /*
+ * Every INSERT, INSERT_WRITE_LOCKED and ZAP through @fd is refused with an
+ * error the driver documents for "not my mapping", and its counters do not
+ * move.
+ */
+static void expect_all_refused(struct __test_metadata *_metadata, int fd)
+{
+	struct rust_mm_sample_stats before, after;
+	int i, err;
+
+	ASSERT_EQ(0, get_stats(fd, &before));
+	for (i = 0; i < NPAGES; i++) {
+		err = insert(fd, i, 0xab);
+		EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT %d: %s", i, strerror(err));
+		err = insert_wl(fd, i, 0xab);
+		EXPECT_TRUE(is_refusal(err))
+			TH_LOG("INSERT_WRITE_LOCKED %d: %s", i, strerror(err));
+		err = zap(fd, i);
+		EXPECT_TRUE(is_refusal(err)) TH_LOG("ZAP %d: %s", i, strerror(err));
+	}
+	ASSERT_EQ(0, get_stats(fd, &after));
+	EXPECT_EQ(before.inserted, after.inserted);
+	EXPECT_EQ(before.zapped, after.zapped);
+}
+
+/*
  * CVE-2026-43434 regression: the driver must not insert into (or zap)
  * whatever the process mapped at the address after the driver's mapping went
  * away.
  */
 TEST_F(mm, cve_2026_43434_munmap_remap_anon)
 {
-	struct rust_mm_sample_stats before, after;
 	char *anon;
 	long bad;
-	int i, err;
 
 	ASSERT_EQ(0, insert(self->fd, 0, 0xee));
 	ASSERT_EQ(0, munmap(self->map, self->len));
@@ -555,19 +578,7 @@ TEST_F(mm, cve_2026_43434_munmap_remap_anon)
 	ASSERT_EQ(self->map, anon) TH_LOG("MAP_FIXED: %s", strerror(errno));
 	fill_half(anon, self->len);
 
-	ASSERT_EQ(0, get_stats(self->fd, &before));
-	for (i = 0; i < NPAGES; i++) {
-		err = insert(self->fd, i, 0xab);
-		EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT %d: %s", i, strerror(err));
-		err = insert_wl(self->fd, i, 0xab);
-		EXPECT_TRUE(is_refusal(err))
-			TH_LOG("INSERT_WRITE_LOCKED %d: %s", i, strerror(err));
-		err = zap(self->fd, i);
-		EXPECT_TRUE(is_refusal(err)) TH_LOG("ZAP %d: %s", i, strerror(err));
-	}
-	ASSERT_EQ(0, get_stats(self->fd, &after));
-	EXPECT_EQ(before.inserted, after.inserted);
-	EXPECT_EQ(before.zapped, after.zapped);
+	expect_all_refused(_metadata, self->fd);
 
 	bad = check_half(anon, self->len);
 	EXPECT_EQ(-1, bad)
@@ -596,6 +607,182 @@ TEST_F(mm, partial_munmap_remap_anon)
 		if (anon[bad])
 			break;
 	EXPECT_EQ(self->psz, bad) TH_LOG("anonymous page is not zero at %ld", bad);
+}
+
+/*
+ * Each kind of mapping that the driver must never touch, placed where its
+ * mapping was. HUGE is the size of a PMD-mapped huge page on x86_64 (2 MiB):
+ * the THP and hugetlb cases need a naturally aligned range of that size.
+ */
+#define HUGE		(2UL << 20)
+
+enum foreign_kind { FOREIGN_THP, FOREIGN_HUGETLB, FOREIGN_MEMFD };
+static const char * const foreign_names[] = { "anonymous THP", "hugetlb", "memfd (shmem)" };
+
+/* A HUGE-aligned address with HUGE bytes free after it, or MAP_FAILED. */
+static char *huge_aligned_hole(void)
+{
+	char *p = mmap(NULL, 2 * HUGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *aligned;
+
+	if (p == MAP_FAILED)
+		return p;
+	aligned = (char *)(((uintptr_t)p + HUGE - 1) & ~(HUGE - 1));
+	munmap(p, 2 * HUGE);
+	return aligned;
+}
+
+/* The AnonHugePages of the mapping that starts at @addr, in kB, or -1. */
+static long anon_huge_kb(void *addr)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	bool in = false;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start == (uintptr_t)addr;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Writes @val to a /proc/sys file; returns 0 or the errno. */
+static int write_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* Maps HUGE bytes of @kind at @addr and fills them with pattern_byte(). */
+static char *map_foreign(enum foreign_kind kind, char *addr)
+{
+	int flags = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, fd = -1;
+	char *p;
+	size_t i;
+
+	switch (kind) {
+	case FOREIGN_THP:
+		break;
+	case FOREIGN_HUGETLB:
+		flags |= MAP_HUGETLB;
+		break;
+	case FOREIGN_MEMFD:
+		fd = memfd_create("rust-mm-foreign", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, HUGE))
+			return MAP_FAILED;
+		flags = MAP_FIXED | MAP_SHARED;
+		break;
+	}
+	p = mmap(addr, HUGE, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (p == MAP_FAILED)
+		return p;
+	if (kind == FOREIGN_THP && madvise(p, HUGE, MADV_HUGEPAGE))
+		return MAP_FAILED;
+	for (i = 0; i < HUGE; i++)
+		p[i] = pattern_byte(i);
+	return p;
+}
+
+/*
+ * A THP-backed anonymous mapping, a hugetlb mapping or a memfd mapping where
+ * the device's mapping was: every INSERT, INSERT_WRITE_LOCKED and ZAP is
+ * refused with a documented error, the counters do not move, and every byte
+ * of the other mapping stays as written. (A driver that inserted into the THP
+ * or hugetlb mapping would corrupt the kernel's page tables; the console check
+ * of make test sees that.)
+ */
+static void foreign_refused(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(mm) *self, enum foreign_kind kind)
+{
+	int fd = self->fd;
+	long psz = self->psz;
+	char *addr, *dev, *p;
+	long bad = -1;
+	size_t i;
+
+	/* Map the file again, at an address where a huge page fits. */
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	self->map = MAP_FAILED;
+	addr = huge_aligned_hole();
+	ASSERT_NE(MAP_FAILED, addr);
+	dev = mmap(addr, NPAGES * psz, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	ASSERT_EQ(addr, dev) TH_LOG("mmap of the device: %s", strerror(errno));
+	ASSERT_EQ(0, insert(fd, 0, 0xd0));
+	ASSERT_EQ(0, munmap(dev, NPAGES * psz));
+	p = map_foreign(kind, addr);
+	ASSERT_EQ(addr, p) TH_LOG("%s at %p: %s", foreign_names[kind], addr, strerror(errno));
+	if (kind == FOREIGN_THP)
+		ASSERT_EQ(HUGE / 1024, anon_huge_kb(p))
+			TH_LOG("the anonymous mapping is not backed by a THP");
+
+	expect_all_refused(_metadata, fd);
+	for (i = 0; i < HUGE && bad < 0; i++)
+		if ((unsigned char)p[i] != pattern_byte(i))
+			bad = i;
+	EXPECT_EQ(-1, bad) TH_LOG("%s changed at offset %ld", foreign_names[kind], bad);
+	if (kind == FOREIGN_THP)
+		EXPECT_EQ(HUGE / 1024, anon_huge_kb(p)) TH_LOG("the THP was split");
+	EXPECT_EQ(0, munmap(p, HUGE));
+}
+
+TEST_F(mm, foreign_thp_refused)
+{
+	foreign_refused(_metadata, self, FOREIGN_THP);
+}
+
+TEST_F(mm, foreign_hugetlb_refused)
+{
+	/* One huge page for the test; the pool is empty at boot. */
+	ASSERT_EQ(0, write_sysctl("/proc/sys/vm/nr_hugepages", "1\n"))
+		TH_LOG("reserving a huge page (needs root and CONFIG_HUGETLBFS)");
+	foreign_refused(_metadata, self, FOREIGN_HUGETLB);
+	EXPECT_EQ(0, write_sysctl("/proc/sys/vm/nr_hugepages", "0\n"));
+}
+
+TEST_F(mm, foreign_memfd_refused)
+{
+	foreign_refused(_metadata, self, FOREIGN_MEMFD);
+}
+
+/*
+ * Another file's mapping of the same device where this file's mapping was:
+ * the first file's INSERT and ZAP are refused, and the other file's page
+ * stays.
+ */
+TEST_F(mm, other_file_mapping_refused)
+{
+	int other, n;
+	char *p;
+
+	other = open_dev();
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	p = mmap(self->map, self->len, PROT_READ, MAP_SHARED | MAP_FIXED, other, 0);
+	ASSERT_EQ(self->map, p) TH_LOG("MAP_FIXED of another file: %s", strerror(errno));
+	ASSERT_EQ(0, insert(other, 0, 'o'));
+
+	expect_all_refused(_metadata, self->fd);
+	EXPECT_EQ(0, page_reads(p, 'o'));
+	for (n = 1; n < NPAGES; n++)
+		EXPECT_TRUE(gives_sigbus(p + n * self->psz)) TH_LOG("page %d", n);
+	/* The teardown unmaps it: same address and length. */
+	close(other);
 }
 
 /* INSERT and ZAP after munmap fail cleanly, with nothing mapped there. */
