@@ -455,8 +455,11 @@ impl KunitMiscFile {
             struct NoFops(bindings::file_operations);
             // SAFETY: Never written; all pointers are null.
             unsafe impl Sync for NoFops {}
-            // SAFETY: All zeros is valid for `file_operations`: nullable pointers and integers.
-            static NO_FOPS: NoFops = NoFops(unsafe { MaybeUninit::zeroed().assume_init() });
+            static NO_FOPS: NoFops = NoFops(
+                // SAFETY: All zeros is valid for `file_operations`: nullable pointers and
+                // integers.
+                unsafe { MaybeUninit::zeroed().assume_init() },
+            );
 
             // The file counts as opened (`anon_inode_getfile`), so its last `fput` would call
             // `release` on private data that `open` never set. A file whose `open` fails in

@@ -107,9 +107,7 @@
 //! [`vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
 
 use super::{VmAreaMixedMap, VmAreaNew, VmAreaRef};
-use crate::{
-    bindings, error::code::EBUSY, error::Result, ffi::c_char, sync::Arc, sync::ArcBorrow,
-};
+use crate::{bindings, error::code::EBUSY, error::Result, ffi::c_char, sync::Arc, sync::ArcBorrow};
 use core::{marker::PhantomData, ops::Deref};
 
 /// Why a fault in a driver VMA fails.
@@ -239,7 +237,7 @@ impl<T: VmOperations> VmOpsTable<T> {
                     open: Some(vm_open::<T>),
                     close: Some(vm_close::<T>),
                     fault: Some(vm_fault::<T>),
-                    name: Some(vm_ops_marker),
+                    name: Some(vm_ops_marker as VmNameFn),
                     // SAFETY: All other fields are nullable function pointers, for which all
                     // zeros means "not implemented".
                     ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
@@ -264,7 +262,7 @@ impl<T: VmOperations> VmOpsTable<T> {
 /// Not generic, and `#[inline(never)]`: modules reach the one copy in the kernel crate, so that
 /// its address is the same in every table.
 #[inline(never)]
-unsafe extern "C" fn vm_ops_marker(_vma: *mut bindings::vm_area_struct) -> *const c_char {
+extern "C" fn vm_ops_marker(_vma: *mut bindings::vm_area_struct) -> *const c_char {
     // A body that no other function has, so that no optimisation merges another function with
     // this one (which would give it this address).
     core::hint::black_box(&VM_OPS_MARKER);
@@ -282,7 +280,8 @@ static VM_OPS_MARKER: u8 = 0;
 unsafe fn is_vm_ops_table(ops: *const bindings::vm_operations_struct) -> bool {
     // SAFETY: The caller guarantees that `ops` is valid.
     let name = unsafe { (*ops).name };
-    name.is_some_and(|f| core::ptr::fn_addr_eq(f, vm_ops_marker as VmNameFn))
+    // By address: the marker is one symbol in the kernel crate, that no other function shares.
+    name.is_some_and(|f| f as usize == vm_ops_marker as VmNameFn as usize)
 }
 
 type VmNameFn = unsafe extern "C" fn(*mut bindings::vm_area_struct) -> *const c_char;

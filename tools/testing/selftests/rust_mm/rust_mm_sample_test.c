@@ -707,18 +707,16 @@ static char *map_foreign(enum foreign_kind kind, char *addr)
  * or hugetlb mapping would corrupt the kernel's page tables; the console check
  * of make test sees that.)
  */
-static void foreign_refused(struct __test_metadata *_metadata,
-			    FIXTURE_DATA(mm) *self, enum foreign_kind kind)
+static void foreign_refused(struct __test_metadata *_metadata, int fd, long psz,
+			    char **map, enum foreign_kind kind)
 {
-	int fd = self->fd;
-	long psz = self->psz;
 	char *addr, *dev, *p;
 	long bad = -1;
 	size_t i;
 
 	/* Map the file again, at an address where a huge page fits. */
-	ASSERT_EQ(0, munmap(self->map, self->len));
-	self->map = MAP_FAILED;
+	ASSERT_EQ(0, munmap(*map, NPAGES * psz));
+	*map = MAP_FAILED;
 	addr = huge_aligned_hole();
 	ASSERT_NE(MAP_FAILED, addr);
 	dev = mmap(addr, NPAGES * psz, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
@@ -743,7 +741,7 @@ static void foreign_refused(struct __test_metadata *_metadata,
 
 TEST_F(mm, foreign_thp_refused)
 {
-	foreign_refused(_metadata, self, FOREIGN_THP);
+	foreign_refused(_metadata, self->fd, self->psz, &self->map, FOREIGN_THP);
 }
 
 TEST_F(mm, foreign_hugetlb_refused)
@@ -751,13 +749,13 @@ TEST_F(mm, foreign_hugetlb_refused)
 	/* One huge page for the test; the pool is empty at boot. */
 	ASSERT_EQ(0, write_sysctl("/proc/sys/vm/nr_hugepages", "1\n"))
 		TH_LOG("reserving a huge page (needs root and CONFIG_HUGETLBFS)");
-	foreign_refused(_metadata, self, FOREIGN_HUGETLB);
+	foreign_refused(_metadata, self->fd, self->psz, &self->map, FOREIGN_HUGETLB);
 	EXPECT_EQ(0, write_sysctl("/proc/sys/vm/nr_hugepages", "0\n"));
 }
 
 TEST_F(mm, foreign_memfd_refused)
 {
-	foreign_refused(_metadata, self, FOREIGN_MEMFD);
+	foreign_refused(_metadata, self->fd, self->psz, &self->map, FOREIGN_MEMFD);
 }
 
 /*
