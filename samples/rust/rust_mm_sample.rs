@@ -18,8 +18,7 @@
 
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::{
-    bindings, c_str,
-    ffi::c_ulong,
+    c_str,
     ioctl::{_IO, _IOR, _IOW},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
@@ -29,6 +28,7 @@ use kernel::{
     new_spinlock,
     page::{Page, PAGE_SIZE},
     prelude::*,
+    shrinker::{CountResult, ScanResult, ShrinkControl, Shrinker, ShrinkerRegistration},
     sync::{Arc, ArcBorrow, SpinLock},
     types::{ARef, AsBytes, FromBytes},
     uaccess::UserSlice,
@@ -154,16 +154,17 @@ struct Registry {
     files: SpinLock<KVec<Option<Arc<SampleFile>>>>,
 }
 
-/// The registry, from [`Arc::into_raw`]. It is set before the misc device and the shrinker are
-/// registered and cleared after both are gone, so `open` and the shrinker always see it.
+/// The registry, from [`Arc::into_raw`], for `open`. It is set before the misc device is
+/// registered and cleared after it is gone, so `open` always sees it. (The shrinker has its own
+/// reference.)
 static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Returns the registry.
 fn registry() -> ArcBorrow<'static, Registry> {
-    // SAFETY: `REGISTRY` holds a reference from `Arc::into_raw` for as long as the misc device
-    // and the shrinker are registered, which is whenever this is called (from a file operation,
-    // which holds a reference on the module, or from the shrinker, which `shrinker_free` waits
-    // for). The `'static` borrow does not outlive that: it is only used inside those calls.
+    // SAFETY: `REGISTRY` holds a reference from `Arc::into_raw` for as long as the misc device is
+    // registered, which is whenever this is called (from a file operation, which holds a
+    // reference on the module). The `'static` borrow does not outlive that: it is only used
+    // inside those calls.
     unsafe { ArcBorrow::from_raw(REGISTRY.load(Ordering::Acquire)) }
 }
 
@@ -399,94 +400,39 @@ impl MiscDevice for SampleFile {
     }
 }
 
-/// The shrinker, registered with raw bindings (6.12 has no Rust shrinker abstraction).
-///
-/// # Invariants
-///
-/// `0` was returned by `shrinker_alloc`, set up and registered with `shrinker_register`.
-struct Shrinker(*mut bindings::shrinker);
-
-// SAFETY: The shrinker may be freed from any thread.
-unsafe impl Send for Shrinker {}
-// SAFETY: `&Shrinker` offers nothing.
-unsafe impl Sync for Shrinker {}
-
-impl Shrinker {
-    fn register() -> Result<Self> {
-        let name = c_str!("rust_mm_sample");
-        // SAFETY: The format is a plain string without conversions.
-        let shrinker = unsafe { bindings::shrinker_alloc(0, name.as_char_ptr()) };
-        if shrinker.is_null() {
-            return Err(ENOMEM);
+/// The shrinker: the pages the driver holds can be taken back, file by file.
+impl Shrinker for Registry {
+    fn count(&self, _sc: &ShrinkControl<'_>) -> CountResult {
+        match HELD.load(Ordering::Relaxed) {
+            0 => CountResult::Empty,
+            n => CountResult::Count(n as usize),
         }
-        // SAFETY: `shrinker` was just allocated and is not registered yet: nobody else uses it.
-        unsafe {
-            (*shrinker).count_objects = Some(shrink_count);
-            (*shrinker).scan_objects = Some(shrink_scan);
-            (*shrinker).seeks = bindings::DEFAULT_SEEKS as _;
-            bindings::shrinker_register(shrinker);
-        }
-        // INVARIANT: allocated, set up and registered just above.
-        Ok(Self(shrinker))
     }
-}
 
-impl Drop for Shrinker {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants the shrinker is registered; `shrinker_free` unregisters
-        // it and waits for running callbacks.
-        unsafe { bindings::shrinker_free(self.0) };
-    }
-}
-
-/// `count_objects`: the pages the driver holds.
-///
-/// # Safety
-///
-/// Called by the shrinker core; the arguments are not used.
-unsafe extern "C" fn shrink_count(
-    _shrinker: *mut bindings::shrinker,
-    _sc: *mut bindings::shrink_control,
-) -> c_ulong {
-    match HELD.load(Ordering::Relaxed) {
-        0 => bindings::SHRINK_EMPTY as c_ulong,
-        n => n as c_ulong,
-    }
-}
-
-/// `scan_objects`: reclaims up to `nr_to_scan` pages, file by file.
-///
-/// # Safety
-///
-/// Called by the shrinker core with a valid `sc`.
-unsafe extern "C" fn shrink_scan(
-    _shrinker: *mut bindings::shrinker,
-    sc: *mut bindings::shrink_control,
-) -> c_ulong {
-    // SAFETY: `sc` is valid for the duration of the call.
-    let nr_to_scan = unsafe { (*sc).nr_to_scan };
-    let registry = registry();
-    let mut freed = 0;
-    let mut i = 0;
-    while freed < nr_to_scan {
-        let file = {
-            let files = registry.files.lock();
-            match files.get(i) {
-                Some(file) => file.clone(),
-                None => break,
+    fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
+        let nr_to_scan = sc.nr_to_scan();
+        let mut freed = 0;
+        let mut i = 0;
+        while freed < nr_to_scan {
+            let file = {
+                let files = self.files.lock();
+                match files.get(i) {
+                    Some(file) => file.clone(),
+                    None => break,
+                }
+            };
+            i += 1;
+            if let Some(file) = file {
+                freed += file.reclaim();
             }
-        };
-        i += 1;
-        if let Some(file) = file {
-            freed += file.reclaim();
         }
+        ScanResult::Freed(freed)
     }
-    freed as c_ulong
 }
 
 struct RustMmSample {
     misc: Option<Pin<KBox<MiscDeviceRegistration<SampleFile>>>>,
-    shrinker: Option<Shrinker>,
+    shrinker: Option<ShrinkerRegistration<Registry>>,
 }
 
 /// The file operations of `/dev/rust-mm-sample`: they outlive every open file.
@@ -500,13 +446,17 @@ impl kernel::Module for RustMmSample {
             }),
             GFP_KERNEL,
         )?;
+        let shrinker = registry.clone();
         REGISTRY.store(Arc::into_raw(registry).cast_mut(), Ordering::Release);
         let mut this = RustMmSample {
             misc: None,
             shrinker: None,
         };
         // On an error, `drop(this)` undoes what was done.
-        this.shrinker = Some(Shrinker::register()?);
+        this.shrinker = Some(ShrinkerRegistration::register(
+            c_str!("rust_mm_sample"),
+            shrinker,
+        )?);
         let opts = MiscDeviceOptions {
             name: c_str!("rust-mm-sample"),
         };
