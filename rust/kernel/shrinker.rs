@@ -38,7 +38,7 @@ impl ShrinkControl<'_> {
     pub fn nr_to_scan(&self) -> usize {
         // SAFETY: By the type invariants `sc` is valid; reclaim does not change it during the
         // call.
-        unsafe { (*self.sc.as_ptr()).nr_to_scan as usize }
+        unsafe { (*self.sc.as_ptr()).nr_to_scan }
     }
 
     /// Tells reclaim how many objects [`Shrinker::scan`] looked at, when that is not
@@ -46,7 +46,7 @@ impl ShrinkControl<'_> {
     pub fn set_nr_scanned(&mut self, n: usize) {
         // SAFETY: By the type invariants `sc` is valid, and `&mut self` is the only access to it
         // during the call: reclaim reads `nr_scanned` after `scan_objects` returns.
-        unsafe { (*self.sc.as_ptr()).nr_scanned = n as c_ulong };
+        unsafe { (*self.sc.as_ptr()).nr_scanned = n };
     }
 }
 
@@ -243,7 +243,7 @@ unsafe extern "C" fn count_objects<T: Shrinker>(
         CountResult::Empty => bindings::SHRINK_EMPTY as c_ulong,
         // `SHRINK_EMPTY` and `SHRINK_STOP` are the two largest values: a count never reaches
         // them.
-        CountResult::Count(n) => (n as c_ulong).min(bindings::SHRINK_EMPTY as c_ulong - 1),
+        CountResult::Count(n) => n.min(bindings::SHRINK_EMPTY as c_ulong - 1),
     }
 }
 
@@ -259,7 +259,7 @@ unsafe extern "C" fn scan_objects<T: Shrinker>(
     // SAFETY: As required by `callback_args`, by the safety requirements of this function.
     let (data, mut sc) = unsafe { callback_args::<T>(shrinker, sc) };
     match data.scan(&mut sc) {
-        ScanResult::Freed(n) => (n as c_ulong).min(bindings::SHRINK_EMPTY as c_ulong - 1),
+        ScanResult::Freed(n) => n.min(bindings::SHRINK_EMPTY as c_ulong - 1),
         ScanResult::Stop => bindings::SHRINK_STOP as c_ulong,
     }
 }
