@@ -928,15 +928,7 @@ static void run_spawner(uint64_t seed)
 
 static int reclaim(const char *how)
 {
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, how, strlen(how)) != (ssize_t)strlen(how))
-		err = errno;
-	close(fd);
-	return err;
+	return write_sysctl("/proc/sys/vm/drop_caches", how);
 }
 
 /* Reclaim now and then: the shrinker takes pages from the mappings. */

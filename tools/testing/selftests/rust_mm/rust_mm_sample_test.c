@@ -175,15 +175,7 @@ static int maps_has(void *addr)
 
 static int run_shrinkers(void)
 {
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, "2\n", 2) != 2)
-		err = errno;
-	close(fd);
-	return err;
+	return write_sysctl("/proc/sys/vm/drop_caches", "2\n");
 }
 
 /* A pattern that no driver page (every byte the same) can look like. */
@@ -652,19 +644,6 @@ static long anon_huge_kb(void *addr)
 	}
 	fclose(f);
 	return kb;
-}
-
-/* Writes @val to a /proc/sys file; returns 0 or the errno. */
-static int write_sysctl(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
-		err = errno;
-	close(fd);
-	return err;
 }
 
 /* Maps HUGE bytes of @kind at @addr and fills them with pattern_byte(). */

@@ -7,9 +7,11 @@
 #define RUST_MM_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "rust_mm_sample.h"
 
@@ -42,6 +44,19 @@ static inline void log_stats(const char *what, const struct rust_mm_sample_stats
 		(unsigned long long)st->zapped,
 		(unsigned long long)st->reclaimed,
 		(unsigned long long)st->freed);
+}
+
+/* Writes @val to the /proc/sys file @path; returns 0 or the errno. */
+static inline int write_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		err = errno;
+	close(fd);
+	return err;
 }
 
 #endif /* RUST_MM_UTIL_H */
