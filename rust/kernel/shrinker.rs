@@ -168,10 +168,10 @@ impl<T: Shrinker> ShrinkerRegistration<T> {
     /// From now on reclaim may call `data`'s callbacks, on any CPU, until the registration is
     /// dropped. Fails with [`ENOMEM`] if the shrinker cannot be allocated.
     pub fn register(name: &'static CStr, data: Arc<T>) -> Result<Self> {
+        let (fmt, name) = (c_str!("%s").as_char_ptr(), name.as_char_ptr());
         // SAFETY: The format `%s` takes one string, `name`, which is NUL-terminated and lives
         // forever. Flags 0: the shrinker is neither memcg nor NUMA aware.
-        let shrinker =
-            unsafe { bindings::shrinker_alloc(0, c_str!("%s").as_char_ptr(), name.as_char_ptr()) };
+        let shrinker = unsafe { bindings::shrinker_alloc(0, fmt, name) };
         let shrinker = NonNull::new(shrinker).ok_or(ENOMEM)?;
         let s = shrinker.as_ptr();
         // SAFETY: `shrinker` was just allocated and is not registered yet: nothing else uses it.

@@ -482,11 +482,9 @@ impl VmAreaNew {
             (*vma).vm_private_data = Arc::into_raw(data).cast_mut().cast();
             (*vma).vm_ops = ops.as_raw();
         }
-        // INVARIANT: `vm_ops` are a `VmOpsTable<T>` and `VM_MIXEDMAP` is set (both just now);
-        // the VMA is set up by the caller's own `f_op->mmap`, for `data`.
-        // SAFETY: `DriverVma<T>` is a transparent wrapper of `VmAreaRef`, whose invariants hold
-        // by those of `VmAreaNew`.
-        Ok(unsafe { &*(self.as_ptr() as *const VmAreaRef).cast::<DriverVma<T>>() })
+        // SAFETY: `vm_ops` are a `VmOpsTable<T>` and `VM_MIXEDMAP` is set (both just now), by
+        // the caller's own `f_op->mmap`, for `data`.
+        Ok(unsafe { DriverVma::from_vma(self) })
     }
 
     /// Runs `mmap` as the body of an `f_op->mmap` callback on `vma`, and undoes what it installed
@@ -645,10 +643,9 @@ impl VmAreaRef {
         if vm_ops != ops.as_raw() || !core::ptr::eq(private.cast_const().cast::<T>(), data) {
             return None;
         }
-        // INVARIANT: the VMA's `vm_ops` are `ops`, a table of `T`, and `set_vm_ops` set
-        // `VM_MIXEDMAP` together with them.
-        // SAFETY: `DriverVma<T>` is a transparent wrapper of `VmAreaRef`.
-        Some(unsafe { &*(self as *const VmAreaRef).cast::<DriverVma<T>>() })
+        // SAFETY: The VMA's `vm_ops` are `ops`, a table of `T`, which only `set_vm_ops` installs,
+        // in the driver's own `f_op->mmap`, together with `VM_MIXEDMAP`.
+        Some(unsafe { DriverVma::from_vma(self) })
     }
 }
 
@@ -670,6 +667,19 @@ pub struct DriverVma<T: VmOperations> {
 }
 
 impl<T: VmOperations> DriverVma<T> {
+    /// Views `vma` as a driver VMA.
+    ///
+    /// # Safety
+    ///
+    /// The VMA's `vm_ops` are a [`VmOpsTable<T>`] that [`VmAreaNew::set_vm_ops`] installed, with
+    /// `VM_MIXEDMAP`, in the driver's own `f_op->mmap`.
+    unsafe fn from_vma(vma: &VmAreaRef) -> &Self {
+        // INVARIANT: the caller guarantees the invariants beyond those of `VmAreaRef`, which
+        // `&VmAreaRef` proves.
+        // SAFETY: `DriverVma<T>` is a transparent wrapper of `VmAreaRef`.
+        unsafe { &*(vma as *const VmAreaRef).cast::<Self>() }
+    }
+
     /// The driver's data of this VMA.
     pub fn data(&self) -> ArcBorrow<'_, T> {
         // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T>`, and the VMA
