@@ -72,9 +72,7 @@ run)
 	# A progress line only while the demo has not started.
 	progress "VM booting" "[ ! -s '$out/demo.log' ] && echo 'no demo output yet'" \
 		timeout "$timeout_s" "${qemu[@]}" -serial "file:$out/console.log" \
-		-serial stdio </dev/null > >(tee "$out/demo.log") || rc=$?
-	# tee of the process substitution may still be writing.
-	sleep 0.2
+		-serial stdio </dev/null | tee "$out/demo.log" || rc=$?
 	say "VM ran $(($(date +%s) - start)) s"
 	say "KUnit tests: not run at boot in this mode (make test runs them)"
 	status=$(sed -n 's/^rust-mm: demo exited with status \([0-9]*\).*/\1/p' "$out/demo.log" | tail -n 1)
