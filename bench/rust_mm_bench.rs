@@ -19,7 +19,7 @@ use kernel::{
     ioctl::_IOWR,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
-        virt::{DriverVma, VmAreaNew, VmOperations, VmOpsTable},
+        virt::{DriverVma, VmAreaInfo, VmAreaNew, VmOperations, VmOpsTable},
         Mm, MmWithUser,
     },
     new_spinlock,
@@ -94,7 +94,7 @@ struct BenchFile {
 static VM_OPS: VmOpsTable<BenchFile> = VmOpsTable::new();
 
 impl VmOperations for BenchFile {
-    fn close(&self, _start: usize, _end: usize) {
+    fn close(&self, _vma: &VmAreaInfo) {
         self.mapping.lock().mapped = false;
     }
 }
@@ -223,6 +223,8 @@ impl MiscDevice for BenchFile {
         }
         vma.try_clear_maywrite()?;
         vma.set_dontcopy();
+        // A fixed size: `mremap` cannot grow the mapping.
+        vma.set_dontexpand();
         let old = {
             let mut mapping = file.mapping.lock();
             if mapping.mapped {

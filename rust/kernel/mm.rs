@@ -52,7 +52,7 @@ use crate::{
 use core::{ops::Deref, ptr::NonNull};
 
 pub mod virt;
-use virt::{VmAreaMut, VmAreaRef};
+use virt::{VmAreaInfo, VmAreaMut, VmAreaRef};
 
 /// A wrapper for the kernel's `struct mm_struct`.
 ///
@@ -328,7 +328,8 @@ impl Mm {
     /// Returns whether `area` is a VMA of this address space.
     ///
     /// A Binder-style driver checks in its `mmap` that it maps into the process it was opened
-    /// by, and later that a VMA it locked belongs to the `mm` it stashed.
+    /// by, later that a VMA it locked belongs to the `mm` it stashed, and in
+    /// [`VmOperations::close`](virt::VmOperations::close) whether the VMA closing is in it.
     ///
     /// # Examples
     ///
@@ -355,8 +356,10 @@ impl Mm {
     /// ```
     #[cfg(CONFIG_MMU)]
     #[inline]
-    pub fn is_same_mm(&self, area: &VmAreaRef) -> bool {
-        core::ptr::eq(area.mm().as_raw(), self.as_raw())
+    pub fn is_same_mm(&self, area: &VmAreaInfo) -> bool {
+        // SAFETY: By the invariants of `VmAreaInfo` the VMA is valid; `vm_mm` never changes.
+        let vm_mm = unsafe { (*area.as_ptr()).vm_mm };
+        core::ptr::eq(vm_mm, self.as_raw())
     }
 
     /// Obtains a reference from a raw pointer.

@@ -4,13 +4,24 @@
 //!
 //! A misc device, `/dev/rust-mm-sample`, that maps pages into a process the way Binder does:
 //!
-//! - `mmap` sets the mapping up: read-only for good (`VM_MAYWRITE` cleared), not copied on fork,
-//!   with the sample's VMA operations (a fault is `SIGBUS`, `close` forgets the mapping), and
-//!   remembers the process's `mm`.
+//! - `mmap` sets the mapping up: read-only and not executable for good (`VM_MAYWRITE` and
+//!   `VM_MAYEXEC` cleared), not copied on fork, with the sample's VMA operations, and remembers
+//!   the process's `mm` and where the mapping starts.
+//! - The mapping stays one VMA in one place: the VMA operations refuse splits (a partial
+//!   `munmap`, `mprotect`, `mlock` or `madvise` fails with `EINVAL`) and moves (`mremap` fails
+//!   with `EINVAL`). A fault is `SIGBUS`.
+//! - Only the close of that VMA makes the driver forget the mapping and free its pages: a copy
+//!   that a `fork` made after `madvise(MADV_DOFORK)`, or the target of a refused `mremap`, is
+//!   another VMA, and its close changes nothing. A forked copy shows the pages that were mapped
+//!   at the `fork`, and nothing the driver does later.
 //! - The `INSERT` ioctls allocate a page and insert it into the mapping later, from the ioctl's
 //!   context: `mmget_not_zero`, the per-VMA lock (or the mmap read lock, or on request the mmap
 //!   write lock), `vma_lookup`, the check that the VMA is this file's mapping, `vm_insert_page`.
-//! - `ZAP` takes a page back under the mmap read lock.
+//! - `ZAP` takes a page back under the mmap read lock. Every page is looked up at its own address.
+//! - After userspace dropped a page with `madvise(MADV_DONTNEED)`, reading it gives `SIGBUS`; the
+//!   driver still holds the page until `ZAP`, the shrinker or the close of the mapping frees it,
+//!   or an `INSERT` at its index maps a new page in its place.
+//! - Pages are charged to the memory cgroup of the process that inserts them.
 //! - A shrinker takes pages back under memory pressure, never sleeping on the mmap lock and
 //!   dropping the `mm` with `mmput_async`.
 //!
@@ -22,7 +33,7 @@ use kernel::{
     ioctl::{_IO, _IOR, _IOW},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
-        virt::{DriverVma, VmAreaNew, VmAreaRef, VmOperations, VmOpsTable},
+        virt::{DriverVma, VmAreaInfo, VmAreaNew, VmAreaRef, VmOperations, VmOpsTable},
         Mm, MmWithUser,
     },
     new_spinlock,
@@ -92,7 +103,7 @@ struct Mapping {
     /// The address space of the process that mapped the file, kept allocated (`mmgrab`) but not
     /// alive: the process may exit at any time.
     mm: Option<ARef<Mm>>,
-    /// Where the mapping starts.
+    /// Where the mapping starts. The driver's VMA never moves: `mremap` is refused.
     start: usize,
     /// How many pages it has.
     npages: usize,
@@ -103,6 +114,12 @@ struct Mapping {
 }
 
 impl Mapping {
+    /// Whether `vma` is this file's own mapping, and not a copy of it in a child's address space
+    /// or the target of a refused move.
+    fn is_own(&self, vma: &VmAreaInfo) -> bool {
+        self.mapped && vma.start() == self.start && self.mm.as_ref().is_some_and(|mm| mm.is_same_mm(vma))
+    }
+
     /// Takes every page out, to be freed by the caller once no lock is held.
     fn take_pages(&mut self) -> ([Option<Page>; MAX_PAGES], usize) {
         let pages = core::mem::replace(&mut self.pages, [const { None }; MAX_PAGES]);
@@ -134,15 +151,29 @@ struct SampleFile {
 static VM_OPS: VmOpsTable<SampleFile> = VmOpsTable::new();
 
 impl VmOperations for SampleFile {
-    fn close(&self, _start: usize, _end: usize) {
-        // The mapping is gone: forget it, and give up the driver's references to its pages.
+    fn close(&self, vma: &VmAreaInfo) {
+        // If the mapping is gone, forget it, and give up the driver's references to its pages.
         let (pages, n) = {
             let mut mapping = self.mapping.lock();
+            if !mapping.is_own(vma) {
+                // A forked copy, or the target of a refused `mremap`: not the driver's books.
+                return;
+            }
             mapping.mapped = false;
             mapping.take_pages()
         };
         give_back(&FREED, n);
         drop(pages);
+    }
+
+    fn may_split(&self, _vma: &VmAreaInfo, _addr: usize) -> Result {
+        // One VMA per mapping, as Binder keeps it.
+        Err(EINVAL)
+    }
+
+    fn mremap(&self, _vma: &VmAreaInfo) -> Result {
+        // The mapping stays where `mmap` put it: its pages are inserted by address.
+        Err(EINVAL)
     }
     // `fault` is `SIGBUS`: pages only appear in the mapping through `INSERT`.
 }
@@ -168,9 +199,9 @@ fn registry() -> ArcBorrow<'static, Registry> {
     unsafe { ArcBorrow::from_raw(REGISTRY.load(Ordering::Acquire)) }
 }
 
-/// Allocates a page whose every byte is `fill`.
+/// Allocates a page whose every byte is `fill`, charged to the current task's memory cgroup.
 fn filled_page(fill: u8) -> Result<Page> {
-    let page = Page::alloc_page(GFP_KERNEL)?;
+    let page = Page::alloc_page(GFP_KERNEL_ACCOUNT)?;
     let chunk = [fill; 64];
     for offset in (0..PAGE_SIZE).step_by(chunk.len()) {
         // SAFETY: The page was just allocated and nobody else can see it; `chunk` is valid for
@@ -184,14 +215,9 @@ impl SampleFile {
     /// `INSERT` and `INSERT_WRITE_LOCKED`.
     fn insert(this: ArcBorrow<'_, Self>, args: InsertArgs, write_locked: bool) -> Result {
         let index = args.index as usize;
-        let (mm, addr) = {
-            let mapping = this.mapping.lock();
-            let found = mapping.locate(index)?;
-            if mapping.pages[index].is_some() {
-                return Err(EBUSY);
-            }
-            found
-        };
+        // No check that the driver holds no page at `index`: after `MADV_DONTNEED` it holds one
+        // that is no longer mapped. `vm_insert_page` refuses an address that is mapped (`EBUSY`).
+        let (mm, addr) = this.mapping.lock().locate(index)?;
         let page = filled_page(args.fill as u8)?;
 
         // The process may have exited. Drop the `mmget` reference with `mmput_async`: this may
@@ -231,37 +257,32 @@ impl SampleFile {
         let old = self.mapping.lock().pages[index].replace(page);
         INSERTED.fetch_add(1, Ordering::Relaxed);
         HELD.fetch_add(1, Ordering::Relaxed);
-        // `vm_insert_page` refuses an address that is already mapped, so there was none.
+        // `vm_insert_page` refuses an address that is mapped, so an old page here was dropped by
+        // userspace (`MADV_DONTNEED`): free it.
         if old.is_some() {
             give_back(&FREED, 1);
         }
+        drop(old);
     }
 
-    /// Zaps the pages whose indices are set in `which` from `vma`, drops the driver's references
-    /// to them, and returns how many there were.
-    fn zap(&self, vma: &DriverVma<Self>, start: usize, which: &[bool]) -> usize {
-        let mut n = 0;
-        for index in (0..which.len()).filter(|&i| which[i]) {
-            let addr = start + index * PAGE_SIZE;
-            if vma.zap_page_range_single(addr, PAGE_SIZE).is_ok() {
-                let page = self.mapping.lock().pages[index].take();
-                n += usize::from(page.is_some());
-            }
+    /// Zaps page `index`, at `addr` of `vma`, and drops the driver's reference to it. Returns
+    /// how many pages the driver held there (0 or 1).
+    fn zap_page(&self, vma: &DriverVma<Self>, index: usize, addr: usize) -> usize {
+        if vma.zap_page_range_single(addr, PAGE_SIZE).is_err() {
+            return 0;
         }
-        n
+        let page = self.mapping.lock().pages[index].take();
+        usize::from(page.is_some())
     }
 
     /// `ZAP`.
     fn zap_one(this: ArcBorrow<'_, Self>, index: usize) -> Result {
         let (mm, addr) = this.mapping.lock().locate(index)?;
-        let start = addr - index * PAGE_SIZE;
         let mm = MmWithUser::use_mmput_async(mm.mmget_not_zero().ok_or(ESRCH)?);
         let guard = mm.mmap_read_lock();
-        let vma = guard.vma_lookup(start).ok_or(ENXIO)?;
+        let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
-        let mut which = [false; MAX_PAGES];
-        which[index] = true;
-        let n = this.zap(vma, start, &which);
+        let n = this.zap_page(vma, index, addr);
         drop(guard);
         give_back(&ZAPPED, n);
         if n == 0 {
@@ -295,13 +316,16 @@ impl SampleFile {
         let Some(guard) = mm.mmap_read_trylock() else {
             return 0;
         };
-        let Some(vma) = guard.vma_lookup(start) else {
-            return 0;
-        };
-        let Some(vma) = vma.as_driver_vma(&VM_OPS, self) else {
-            return 0;
-        };
-        let n = self.zap(vma, start, &which);
+        let mut n = 0;
+        for index in (0..MAX_PAGES).filter(|&i| which[i]) {
+            // Each page at its own address.
+            let addr = start + index * PAGE_SIZE;
+            if let Some(vma) = guard.vma_lookup(addr) {
+                if let Some(vma) = vma.as_driver_vma(&VM_OPS, self) {
+                    n += self.zap_page(vma, index, addr);
+                }
+            }
+        }
         drop(guard);
         give_back(&RECLAIMED, n);
         n
@@ -355,9 +379,13 @@ impl MiscDevice for SampleFile {
         if size > MAX_PAGES * PAGE_SIZE || vma.pgoff() != 0 {
             return Err(EINVAL);
         }
-        // Read-only, for good: `mprotect(PROT_WRITE)` fails later too.
+        // Read-only and not executable, for good: `mprotect(PROT_WRITE)` and
+        // `mprotect(PROT_EXEC)` fail later too.
         vma.try_clear_maywrite()?;
+        vma.try_clear_mayexec()?;
         vma.set_dontcopy();
+        // A fixed size: `mremap` cannot grow the mapping.
+        vma.set_dontexpand();
         let old = {
             let mut mapping = file.mapping.lock();
             if mapping.mapped {

@@ -17,7 +17,12 @@
 //! - [`VmAreaNew`]: the mmap write lock is held and the VMA is not shared yet. Given to the
 //!   `mmap` file operation.
 //!
-//! The deref chains are `VmAreaNew -> VmAreaMut -> VmAreaRef` and `VmAreaMixedMap -> VmAreaRef`.
+//! - [`VmAreaInfo`]: the VMA's bounds, offset and flags, and nothing else. What the
+//!   [`VmOperations`] callbacks learn of a VMA that core mm is setting up, splitting, moving or
+//!   removing.
+//!
+//! The deref chains are `VmAreaNew -> VmAreaMut -> VmAreaRef -> VmAreaInfo` and
+//! `VmAreaMixedMap -> VmAreaRef`.
 //!
 //! Each reference borrows from the guard of its lock, so it cannot outlive the lock. None of
 //! these types is [`Sync`]: a VMA reference cannot be shared with another thread, which does not
@@ -117,9 +122,161 @@ pub use bindings::vm_flags_t;
 ///
 /// [`MmapReadGuard`]: crate::mm::MmapReadGuard
 /// [`VmAreaReadGuard`]: crate::mm::VmAreaReadGuard
+/// What a driver may know of a VMA whatever state it is in: its bounds, file offset and flags.
+///
+/// This is all that [`VmOperations`] callbacks such as [`open`] and [`close`] learn of the VMA they
+/// are called for: core mm is setting that VMA up, splitting, moving or removing it, so it offers
+/// no way to its address space or to its page tables. [`VmAreaRef`] and the other VMA types
+/// deref to it.
+///
+/// # Invariants
+///
+/// For as long as a `&VmAreaInfo` exists, the VMA is valid, and its bounds, page offset and flags
+/// are only written by the current thread: it holds the mmap read lock, the mmap write lock or the
+/// VMA's read lock, or core mm is setting the VMA up or tearing it down on this thread with the
+/// mmap lock held and the VMA out of reach of lookups by other threads.
+///
+/// [`open`]: VmOperations::open
+/// [`close`]: VmOperations::close
+#[repr(transparent)]
+pub struct VmAreaInfo {
+    vma: Opaque<bindings::vm_area_struct>,
+}
+
+// Methods that only read the VMA's own fields. They must be usable no matter what the VMA flags
+// are, and whichever of the locks and states of the invariants the VMA is in.
+impl VmAreaInfo {
+    /// Access a virtual memory area given a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// Callers must ensure that `vma` is valid for the duration of `'a`, and that for the duration
+    /// of `'a` its bounds, page offset and flags are not written by another thread (see the type
+    /// invariants).
+    #[inline]
+    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
+        // The layouts are compatible due to `repr(transparent)`.
+        unsafe { &*vma.cast() }
+    }
+
+    /// Returns a raw pointer to this VMA.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut bindings::vm_area_struct {
+        self.vma.get()
+    }
+
+    /// Returns the flags associated with the virtual memory area.
+    ///
+    /// The possible flags are a combination of the constants in [`flags`].
+    ///
+    /// # Examples
+    ///
+    /// A read-only private mapping may be made writable later (`VM_MAYWRITE`), but is not
+    /// writable now.
+    ///
+    /// ```
+    /// use kernel::mm::{virt::flags, Mm};
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let vm_flags = mm.mmap_read_lock().vma_lookup(addr).ok_or(ENOENT)?.flags();
+    ///
+    /// assert!(vm_flags & flags::READ != 0);
+    /// assert!(vm_flags & flags::MAYWRITE != 0);
+    /// assert_eq!(vm_flags & (flags::WRITE | flags::EXEC), 0);
+    /// assert_eq!(vm_flags & (flags::SHARED | flags::MIXEDMAP | flags::PFNMAP), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn flags(&self) -> vm_flags_t {
+        // SAFETY: By the type invariants, the VMA is valid and only the current thread writes
+        // `vm_flags` while `self` exists (other writers need the mmap write lock and the VMA
+        // write lock, which the locks or states of the invariants exclude), so this read is not
+        // a data race.
+        unsafe { (*self.as_ptr()).__bindgen_anon_2.vm_flags }
+    }
+
+    /// Returns the (inclusive) start address of the virtual memory area.
+    ///
+    /// # Examples
+    ///
+    /// See [`VmAreaInfo::end`].
+    #[inline]
+    pub fn start(&self) -> usize {
+        // SAFETY: By the type invariants, the VMA is valid and no other thread writes `vm_start`
+        // while `self` exists, so this read is not a data race.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_start }
+    }
+
+    /// Returns the (exclusive) end address of the virtual memory area.
+    ///
+    /// The VMA covers `start()..end()`: `end()` itself is the first address after the VMA.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::Mm;
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     4 * PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let (start, end) = (vma.start(), vma.end());
+    /// let at_last_byte = guard.vma_lookup(end - 1).map(|vma| vma.start());
+    /// let at_end = guard.vma_lookup(end).map(|vma| vma.start());
+    /// drop(guard);
+    ///
+    /// assert_eq!(start, addr);
+    /// assert_eq!(end - start, 4 * PAGE_SIZE);
+    /// assert_eq!(at_last_byte, Some(start));
+    /// // `end` is not part of this VMA: either nothing or another VMA is mapped there.
+    /// assert!(at_end.map_or(true, |other| other == end));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn end(&self) -> usize {
+        // SAFETY: By the type invariants, the VMA is valid and no other thread writes `vm_end`
+        // while `self` exists, so this read is not a data race.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
+    }
+
+    /// Returns the offset of the VMA's start in its file (`vm_pgoff`), in pages.
+    ///
+    /// For a file mapping, this is the `offset` argument of `mmap` divided by the page size.
+    #[inline]
+    pub fn pgoff(&self) -> usize {
+        // SAFETY: By the type invariants, the VMA is valid and no other thread writes `vm_pgoff`
+        // while `self` exists, so this read is not a data race.
+        unsafe { (*self.as_ptr()).vm_pgoff }
+    }
+}
+
 #[repr(transparent)]
 pub struct VmAreaRef {
-    vma: Opaque<bindings::vm_area_struct>,
+    info: VmAreaInfo,
+}
+
+// Make the `VmAreaInfo` methods available on `VmAreaRef`.
+impl Deref for VmAreaRef {
+    type Target = VmAreaInfo;
+
+    #[inline]
+    fn deref(&self) -> &VmAreaInfo {
+        &self.info
+    }
 }
 
 // Methods you can call when holding the mmap read lock or the VMA read lock (or stronger). They
@@ -138,12 +295,6 @@ impl VmAreaRef {
         // SAFETY: The caller ensures that the invariants are satisfied for the duration of `'a`.
         // The layouts are compatible due to `repr(transparent)`.
         unsafe { &*vma.cast() }
-    }
-
-    /// Returns a raw pointer to this VMA.
-    #[inline]
-    pub fn as_ptr(&self) -> *mut bindings::vm_area_struct {
-        self.vma.get()
     }
 
     /// Access the underlying `mm_struct`.
@@ -191,106 +342,6 @@ impl VmAreaRef {
         // also guarantee that `mm_users` of that mm is non-zero for as long as `self` is
         // borrowed, and the returned reference does not outlive `self`.
         unsafe { MmWithUser::from_raw((*self.as_ptr()).vm_mm) }
-    }
-
-    /// Returns the flags associated with the virtual memory area.
-    ///
-    /// The possible flags are a combination of the constants in [`flags`].
-    ///
-    /// # Examples
-    ///
-    /// A read-only private mapping may be made writable later (`VM_MAYWRITE`), but is not
-    /// writable now.
-    ///
-    /// ```
-    /// use kernel::mm::{virt::flags, Mm};
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
-    ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
-    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let vm_flags = mm.mmap_read_lock().vma_lookup(addr).ok_or(ENOENT)?.flags();
-    ///
-    /// assert!(vm_flags & flags::READ != 0);
-    /// assert!(vm_flags & flags::MAYWRITE != 0);
-    /// assert_eq!(vm_flags & (flags::WRITE | flags::EXEC), 0);
-    /// assert_eq!(vm_flags & (flags::SHARED | flags::MIXEDMAP | flags::PFNMAP), 0);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn flags(&self) -> vm_flags_t {
-        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
-        // read lock, so this access is not a data race: `vm_flags` is only written with the mmap
-        // write lock and the VMA write lock held, which exclude readers; or by the holder of
-        // `VmAreaMut`/`VmAreaNew`, which is the current thread, since these types are not `Sync`.
-        unsafe { (*self.as_ptr()).__bindgen_anon_2.vm_flags }
-    }
-
-    /// Returns the (inclusive) start address of the virtual memory area.
-    ///
-    /// # Examples
-    ///
-    /// See [`VmAreaRef::end`].
-    #[inline]
-    pub fn start(&self) -> usize {
-        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
-        // read lock, so this access is not a data race: `vm_start` only changes with the mmap
-        // write lock and the VMA write lock held.
-        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_start }
-    }
-
-    /// Returns the (exclusive) end address of the virtual memory area.
-    ///
-    /// The VMA covers `start()..end()`: `end()` itself is the first address after the VMA.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::mm::Mm;
-    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-    /// # use kernel::page::PAGE_SIZE;
-    ///
-    /// # let addr = kernel::mm::kunit_test_mmap(
-    /// #     4 * PAGE_SIZE,
-    /// #     PROT_READ as usize,
-    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-    /// # )?;
-    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-    /// let guard = mm.mmap_read_lock();
-    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
-    /// let (start, end) = (vma.start(), vma.end());
-    /// let at_last_byte = guard.vma_lookup(end - 1).map(|vma| vma.start());
-    /// let at_end = guard.vma_lookup(end).map(|vma| vma.start());
-    /// drop(guard);
-    ///
-    /// assert_eq!(start, addr);
-    /// assert_eq!(end - start, 4 * PAGE_SIZE);
-    /// assert_eq!(at_last_byte, Some(start));
-    /// // `end` is not part of this VMA: either nothing or another VMA is mapped there.
-    /// assert!(at_end.map_or(true, |other| other == end));
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn end(&self) -> usize {
-        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
-        // read lock, so this access is not a data race: `vm_end` only changes with the mmap write
-        // lock and the VMA write lock held.
-        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.vm_end }
-    }
-
-    /// Returns the offset of the VMA's start in its file (`vm_pgoff`), in pages.
-    ///
-    /// For a file mapping, this is the `offset` argument of `mmap` divided by the page size.
-    #[inline]
-    pub fn pgoff(&self) -> usize {
-        // SAFETY: By the type invariants, the caller holds at least the mmap read lock or the VMA
-        // read lock, so this access is not a data race: `vm_pgoff` only changes with the mmap
-        // write lock and the VMA write lock held.
-        unsafe { (*self.as_ptr()).vm_pgoff }
     }
 
     /// Returns this VMA as a [`VmAreaMixedMap`], through which pages can be inserted and zapped,
@@ -980,7 +1031,7 @@ impl VmAreaNew {
     }
 }
 
-/// The possible flags of a VMA, as returned by [`VmAreaRef::flags`].
+/// The possible flags of a VMA, as returned by [`VmAreaInfo::flags`].
 ///
 /// These are the `VM_*` values of `include/linux/mm.h`, as [`vm_flags_t`]. Flags whose C
 /// definition is conditional on the configuration (e.g. `SOFTDIRTY`) have the value the

@@ -31,10 +31,14 @@
 //! through which every Rust `f_op->mmap` runs, gives the data's reference back then;
 //! [`VmOperations::close`] does not run, as no C driver's `close` would.
 //!
-//! `set_vm_ops` also sets `VM_MIXEDMAP` (so pages can be inserted under a read lock) and
-//! `VM_DONTEXPAND`. Both are in `VM_SPECIAL`, so core mm never merges the VMA with a neighbour
-//! (a merge right after `f_op->mmap` would free the new VMA without `close`, leaking its
-//! reference), and `mremap` cannot grow it.
+//! `set_vm_ops` also sets `VM_MIXEDMAP`, so that pages can be inserted under a read lock. The
+//! flag is in `VM_SPECIAL`, so core mm never merges the VMA with a neighbour (a merge right after
+//! `f_op->mmap` would free the new VMA without `close`, leaking its reference), nor grows it in
+//! place. Whether `mremap` may grow the mapping at all is the driver's choice: without
+//! `VM_DONTEXPAND` ([`VmAreaNew::set_dontexpand`]), growing moves it to a larger VMA, which
+//! [`VmOperations::open`] and [`VmOperations::mremap`] see like any move; with it, `mremap`
+//! fails with `EFAULT`, and so does `mremap` with `old_len == 0`, which would otherwise make a
+//! second VMA of a shared mapping.
 //!
 //! # Binder-style page insertion
 //!
@@ -106,7 +110,7 @@
 //! [`Mm`]: crate::mm::Mm
 //! [`vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
 
-use super::{VmAreaMixedMap, VmAreaNew, VmAreaRef};
+use super::{VmAreaInfo, VmAreaMixedMap, VmAreaNew, VmAreaRef};
 use crate::{bindings, error::code::EBUSY, error::Result, ffi::c_char, sync::Arc, sync::ArcBorrow};
 use core::{marker::PhantomData, ops::Deref};
 
@@ -133,15 +137,117 @@ impl VmFaultError {
 
 /// The operations of a driver's VMAs, implemented by the driver's per-mapping data.
 ///
+/// Core mm tells the driver what happens to its VMAs: [`open`] for a new VMA that shares the data
+/// (a copy on `fork`, the new part of a split, the target of an `mremap`), [`close`] for a VMA
+/// that goes away, and it asks [`may_split`] before it splits one and [`mremap`] after it moved
+/// one. Each callback gets the VMA it is about as a [`VmAreaInfo`]: its bounds, offset and flags,
+/// and [`Mm::is_same_mm`] to tell which address space it is in. That view offers no way to the
+/// VMA's address space or page tables, which core mm is changing while it calls these. The
+/// defaults keep every VMA: splits and moves are allowed, `open` and `close` do nothing.
+///
 /// Every method runs with at least the mmap read lock or the VMA's lock held, on any thread that
-/// touches the mapping: hence `Send + Sync`.
+/// touches the mapping: hence `Send + Sync`. None of them may take the mmap lock of the address
+/// space of the VMA, or touch its user memory.
+///
+/// # Examples
+///
+/// A driver that keeps one VMA per mapping, as Binder does, refuses splits and moves, and counts
+/// what core mm reports:
+///
+/// ```
+/// use core::sync::atomic::{AtomicUsize, Ordering};
+/// use kernel::mm::virt::{VmAreaInfo, VmOperations, VmOpsTable};
+/// use kernel::page::PAGE_SIZE;
+/// use kernel::sync::Arc;
+/// # use kernel::mm::virt::{kunit_test_mmap_driver, kunit_test_munmap};
+///
+/// struct Whole {
+///     opened: AtomicUsize,
+///     closed: AtomicUsize,
+///     closed_size: AtomicUsize,
+/// }
+///
+/// impl VmOperations for Whole {
+///     fn open(&self, _vma: &VmAreaInfo) {
+///         self.opened.fetch_add(1, Ordering::Relaxed);
+///     }
+///     fn close(&self, vma: &VmAreaInfo) {
+///         self.closed.fetch_add(1, Ordering::Relaxed);
+///         self.closed_size.fetch_add(vma.end() - vma.start(), Ordering::Relaxed);
+///     }
+///     fn may_split(&self, _vma: &VmAreaInfo, _addr: usize) -> Result {
+///         Err(EPERM)
+///     }
+///     fn mremap(&self, _vma: &VmAreaInfo) -> Result {
+///         Err(EPERM)
+///     }
+/// }
+///
+/// static OPS: VmOpsTable<Whole> = VmOpsTable::new();
+///
+/// let whole = Arc::new(
+///     Whole {
+///         opened: AtomicUsize::new(0),
+///         closed: AtomicUsize::new(0),
+///         closed_size: AtomicUsize::new(0),
+///     },
+///     GFP_KERNEL,
+/// )?;
+/// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &whole)?;
+/// // Unmapping part of the mapping would split the VMA: refused, and nothing changed.
+/// # // SAFETY: This test mapped this range.
+/// # let partial = unsafe { kunit_test_munmap(addr + PAGE_SIZE, PAGE_SIZE) };
+/// assert_eq!(partial, Err(EPERM));
+/// assert_eq!(whole.opened.load(Ordering::Relaxed), 0);
+/// assert_eq!(whole.closed.load(Ordering::Relaxed), 0);
+///
+/// // The whole mapping goes in one piece.
+/// # // SAFETY: This test mapped this range.
+/// # unsafe { kunit_test_munmap(addr, 4 * PAGE_SIZE)? };
+/// assert_eq!(whole.closed.load(Ordering::Relaxed), 1);
+/// assert_eq!(whole.closed_size.load(Ordering::Relaxed), 4 * PAGE_SIZE);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// [`open`]: VmOperations::open
+/// [`close`]: VmOperations::close
+/// [`may_split`]: VmOperations::may_split
+/// [`mremap`]: VmOperations::mremap
+/// [`Mm::is_same_mm`]: crate::mm::Mm::is_same_mm
 pub trait VmOperations: Send + Sync + Sized + 'static {
+    /// A new VMA with this data exists: core mm copied or split one of the driver's VMAs.
+    ///
+    /// `vma` is the new VMA:
+    ///
+    /// - on `fork`, the child's copy of a VMA without `VM_DONTCOPY` (which
+    ///   `madvise(MADV_DOFORK)` clears), in the child's address space; core mm copies the
+    ///   parent's page table entries into it afterwards, so the child sees the pages the parent
+    ///   had mapped;
+    /// - on a split (a partial `munmap`, `mprotect`, `mlock` or `madvise`) that
+    ///   [`may_split`](VmOperations::may_split) allowed, the part that becomes a VMA of its own,
+    ///   the lower or the upper one: the original VMA still spans both parts during the call,
+    ///   and is shrunk to the other part right after;
+    /// - on `mremap` of a VMA to another address, the VMA at the target, before core mm moves
+    ///   the page tables; [`mremap`](VmOperations::mremap) runs next, and if it or the move fails,
+    ///   [`close`](VmOperations::close) runs for this VMA, which is then never used.
+    ///
+    /// The new VMA holds its own reference on the data, so from now on it is a VMA of the driver
+    /// like the first: [`VmAreaRef::as_driver_vma`] finds it, and `close` runs for it once.
+    ///
+    /// # Context
+    ///
+    /// Runs with the mmap write lock of the new VMA's address space held (on `fork`, that of the
+    /// parent too), and may sleep. It cannot fail: core mm does not expect it to.
+    fn open(&self, _vma: &VmAreaInfo) {}
+
     /// A VMA with these operations is being removed from its address space (`munmap`, the
-    /// process exits, or a new mapping replaces it). `[start, end)` is the range it covered.
+    /// process exits, or a new mapping replaces it). `vma` gives the range it covered.
     ///
     /// After this the VMA is not found by lookups anymore. Other VMAs with the same data (from a
-    /// split or a copy) may still exist. By default, nothing happens. It does not run for a VMA
-    /// whose `mmap` failed: that VMA never existed (see [`VmAreaNew::mmap_callback`]).
+    /// split or a copy) may still exist: compare `vma`'s bounds and address space
+    /// ([`Mm::is_same_mm`]) with the driver's own records to tell which one goes. By default,
+    /// nothing happens. It does not run for a VMA whose `mmap` failed: that VMA never existed
+    /// (see [`VmAreaNew::mmap_callback`]).
     ///
     /// # Context
     ///
@@ -153,7 +259,7 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
     /// - a mapping with `MAP_FIXED` over it, the source of a successful `mremap` move, a
     ///   `vm_munmap` from kernel code: with the mmap write lock held;
     /// - an `mremap` that fails after copying the VMA: `close` runs, under the write lock, for
-    ///   the copy, which `open` saw but which was never in the address space;
+    ///   the copy, which `open` saw but which was never used;
     /// - the process's exit, or the last `mmput` of the address space: with the write lock of
     ///   the dying address space held, on the thread that dropped the last `mmget` reference,
     ///   which may be the driver's own thread dropping an [`ARef<MmWithUser>`], or the
@@ -170,7 +276,37 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
     /// [`ARef<MmWithUserAsync>`]: crate::mm::MmWithUserAsync
     /// [`ARef<Mm>`]: crate::mm::Mm
     /// [`Mm::mmget_not_zero`]: crate::mm::Mm::mmget_not_zero
-    fn close(&self, _start: usize, _end: usize) {}
+    /// [`Mm::is_same_mm`]: crate::mm::Mm::is_same_mm
+    fn close(&self, _vma: &VmAreaInfo) {}
+
+    /// Core mm is about to split `vma` at `addr`: return an error to refuse.
+    ///
+    /// A partial `munmap`, `mprotect`, `mlock` or `madvise`, and an `mremap` of part of the VMA,
+    /// split it first; if this returns an error, that system call fails with it and the VMA is
+    /// left as it was. Unmapping the whole VMA does not ask. By default, splits are allowed.
+    ///
+    /// # Context
+    ///
+    /// Runs with the mmap write lock held, and may sleep.
+    fn may_split(&self, _vma: &VmAreaInfo, _addr: usize) -> Result {
+        Ok(())
+    }
+
+    /// Core mm moved a VMA of the driver to `vma` (`mremap` to another address): return an error
+    /// to refuse.
+    ///
+    /// When this runs, `vma` (which [`open`](VmOperations::open) saw) maps the pages and the old
+    /// VMA is still there. If this returns an error, core mm moves the page table entries back,
+    /// [`close`](VmOperations::close) runs for `vma`, and `mremap` fails with the error: the old
+    /// VMA stays as it was. If it returns `Ok`, `close` runs for the old VMA. By default, moves
+    /// are allowed.
+    ///
+    /// # Context
+    ///
+    /// Runs with the mmap write lock held, and may sleep.
+    fn mremap(&self, _vma: &VmAreaInfo) -> Result {
+        Ok(())
+    }
 
     /// A page fault at `address` that the page tables could not resolve.
     ///
@@ -236,6 +372,8 @@ impl<T: VmOperations> VmOpsTable<T> {
                 ops: bindings::vm_operations_struct {
                     open: Some(vm_open::<T>),
                     close: Some(vm_close::<T>),
+                    may_split: Some(vm_may_split::<T>),
+                    mremap: Some(vm_mremap::<T>),
                     fault: Some(vm_fault::<T>),
                     name: Some(vm_ops_marker as VmNameFn),
                     // SAFETY: All other fields are nullable function pointers, for which all
@@ -318,12 +456,16 @@ unsafe fn vma_data<'a, T: VmOperations>(vma: *const bindings::vm_area_struct) ->
 /// # Safety
 ///
 /// Called by core mm on a VMA (the copy) whose `vm_ops` are a [`VmOpsTable<T>`], and whose
-/// `vm_private_data` was copied from the original, which still holds its reference.
+/// `vm_private_data` was copied from the original, which still holds its reference; with the mmap
+/// write lock of the copy's mm held, before the copy is used.
 unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
     // SAFETY: The copy's `vm_private_data` is the original's, an `Arc<T>` kept alive by it.
     let data = unsafe { vma_data::<T>(vma) };
     // The new VMA owns one more reference, given back in `vm_close`.
     let _ = Arc::into_raw(Arc::from(data));
+    // SAFETY: The VMA is valid for the duration of the call, and only core mm, on this thread,
+    // with the mmap write lock held, writes its fields while it sets the copy up.
+    data.open(unsafe { VmAreaInfo::from_raw(vma) });
 }
 
 /// `vm_ops->close`: a VMA of `T` is being removed; it drops its reference.
@@ -334,19 +476,51 @@ unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct
 /// being removed (detached from the VMA tree and write-locked, or never linked into it), with the
 /// mmap lock held (for write, or for read after `munmap`'s downgrade).
 unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: The VMA is valid for the duration of the call. It is detached (or was never
-    // linked), so no lookup reaches it, and its bounds no longer change.
-    let (start, end) = unsafe {
-        let bounds = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
-        (bounds.vm_start, bounds.vm_end)
-    };
     // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
     let data = unsafe { vma_data::<T>(vma) };
-    data.close(start, end);
+    // SAFETY: The VMA is valid for the duration of the call. It is detached (or was never
+    // linked), so no lookup reaches it, and nothing changes its fields but the thread removing
+    // it, which is this one.
+    data.close(unsafe { VmAreaInfo::from_raw(vma) });
     // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close` is
     // the last time core mm hands it to us; nothing else reaches the detached VMA, and
     // `vma_close` replaces its `vm_ops` right after: give the reference back.
     unsafe { drop_data::<T>(vma) };
+}
+
+/// `vm_ops->may_split`: core mm asks before it splits a VMA of `T` at `addr`.
+///
+/// # Safety
+///
+/// Called by core mm on a VMA in the tree whose `vm_ops` are a [`VmOpsTable<T>`], with the mmap
+/// write lock held (`__split_vma`, `move_vma`).
+unsafe extern "C" fn vm_may_split<T: VmOperations>(
+    vma: *mut bindings::vm_area_struct,
+    addr: crate::ffi::c_ulong,
+) -> crate::ffi::c_int {
+    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
+    let data = unsafe { vma_data::<T>(vma) };
+    // SAFETY: The VMA is valid for the duration of the call; the mmap write lock, which this
+    // thread holds, is needed to change its fields.
+    let vma = unsafe { VmAreaInfo::from_raw(vma) };
+    crate::error::from_result(|| data.may_split(vma, addr).map(|()| 0))
+}
+
+/// `vm_ops->mremap`: core mm moved a VMA of `T` to `vma`.
+///
+/// # Safety
+///
+/// Called by core mm (`move_vma`) on the target VMA of a move, whose `vm_ops` are a
+/// [`VmOpsTable<T>`] and that `vm_open` saw, with the mmap write lock held.
+unsafe extern "C" fn vm_mremap<T: VmOperations>(
+    vma: *mut bindings::vm_area_struct,
+) -> crate::ffi::c_int {
+    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
+    let data = unsafe { vma_data::<T>(vma) };
+    // SAFETY: The VMA is valid for the duration of the call; the mmap write lock, which this
+    // thread holds, is needed to change its fields.
+    let vma = unsafe { VmAreaInfo::from_raw(vma) };
+    crate::error::from_result(|| data.mremap(vma).map(|()| 0))
 }
 
 /// `vm_ops->fault`.
@@ -369,7 +543,7 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 
 impl VmAreaNew {
     /// Makes this a VMA of the driver: installs `ops` as its `vm_ops` and `data` as its private
-    /// data, and sets `VM_MIXEDMAP` and `VM_DONTEXPAND`.
+    /// data, and sets `VM_MIXEDMAP`.
     ///
     /// The VMA owns `data` from now on, and every copy or part of it takes its own reference; the
     /// last VMA that goes away drops the last of them (see the [module docs]).
@@ -382,7 +556,7 @@ impl VmAreaNew {
     ///
     /// ```
     /// use core::sync::atomic::{AtomicUsize, Ordering};
-    /// use kernel::mm::virt::{VmOperations, VmOpsTable};
+    /// use kernel::mm::virt::{VmAreaInfo, VmOperations, VmOpsTable};
     /// use kernel::page::PAGE_SIZE;
     /// use kernel::sync::Arc;
     /// # use kernel::bindings::MAP_PRIVATE;
@@ -395,7 +569,7 @@ impl VmAreaNew {
     /// }
     ///
     /// impl VmOperations for Mapping {
-    ///     fn close(&self, _start: usize, _end: usize) {
+    ///     fn close(&self, _vma: &VmAreaInfo) {
     ///         self.closed.fetch_add(1, Ordering::Relaxed);
     ///     }
     /// }
@@ -474,7 +648,6 @@ impl VmAreaNew {
             return Err(EBUSY);
         }
         self.set_mixedmap();
-        self.set_dontexpand();
         // INVARIANT: the VMA's `vm_private_data` is an `Arc<T>` it owns from now on, and its
         // `vm_ops` are `ops`, a table of `T`.
         // SAFETY: As above, nothing accesses the VMA concurrently; the mmap write lock is held.
@@ -560,7 +733,7 @@ impl VmAreaRef {
     ///
     /// ```
     /// use core::sync::atomic::{AtomicUsize, Ordering};
-    /// use kernel::mm::virt::{VmOperations, VmOpsTable};
+    /// use kernel::mm::virt::{VmAreaInfo, VmOperations, VmOpsTable};
     /// use kernel::mm::Mm;
     /// use kernel::page::PAGE_SIZE;
     /// use kernel::sync::Arc;
@@ -572,7 +745,7 @@ impl VmAreaRef {
     /// }
     ///
     /// impl VmOperations for Mapping {
-    ///     fn close(&self, _start: usize, _end: usize) {
+    ///     fn close(&self, _vma: &VmAreaInfo) {
     ///         self.closed.fetch_add(1, Ordering::Relaxed);
     ///     }
     /// }
