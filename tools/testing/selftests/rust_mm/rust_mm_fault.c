@@ -6,9 +6,10 @@
  * writing N to /proc/thread-self/fail-nth, the Nth slab or page allocation
  * that this task makes fails (and reading the file back gives 0 once it was
  * injected). For each path of the driver that allocates (open, mmap, INSERT,
- * INSERT_WRITE_LOCKED, ZAP), it runs the operation with N = 1, 2, ... until
- * one run completes without reaching an Nth injection point, and checks for
- * every injected failure that either
+ * INSERT_WRITE_LOCKED, ZAP, and mremap's move of its mapping, which the
+ * driver refuses), it runs the operation with N = 1, 2, ... until one run
+ * completes without reaching an Nth injection point, and checks for every
+ * injected failure that either
  *
  * - the call fails with ENOMEM, nothing changed (the driver's counters, the
  *   open files, i.e. the module's reference count, the mappings, the page:
@@ -428,6 +429,13 @@ static long run_insert(const struct op *op)
 static long run_zap(const struct op *op)
 {
 	return zap(op->fd, op->arg);
+}
+
+/* A move of the mapping at @op->addr to FAR_ADDR. */
+static long run_mremap(const struct op *op)
+{
+	return (long)mremap(op->addr, op->len, op->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			    (void *)FAR_ADDR);
 }
 
 /* How one operation ran with the Nth injection point armed. */
@@ -877,6 +885,69 @@ TEST_F(fault, zap)
 		EXPECT_TRUE(gives_sigbus(p + 3 * self->psz));
 	}
 	ASSERT_LE(0, points) TH_LOG("ZAP still failing after %d injections", MAX_NTH);
+	report(&t, points);
+	EXPECT_EQ(0, munmap(p, self->len));
+}
+
+/*
+ * mremap moving the mapping to FAR_ADDR, where no page tables exist: core mm
+ * copies the VMA (the driver's open sees the copy), allocates page tables and
+ * moves the entries, then asks the driver, which refuses: EINVAL. A failure
+ * injected into any of these steps makes the move fail with ENOMEM instead,
+ * and core mm closes the copy. Either way the driver keeps its mapping where
+ * it was, with its page, the counters do not move, and nothing is left at
+ * FAR_ADDR.
+ */
+TEST_F(fault, mremap)
+{
+	struct rust_mm_sample_stats before, after;
+	struct tally t = { .name = "mremap (a move)" };
+	struct op op = { .run = run_mremap, .len = self->len };
+	int points = -1, maps, n;
+	struct shot s;
+	char *p;
+
+	p = mmap(NULL, self->len, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	op.addr = p;
+	ASSERT_EQ(0, insert(self->fd, 1, 'r'));
+	for (n = 1; n <= MAX_NTH; n++) {
+		ASSERT_EQ(0, get_stats(self->fd, &before));
+		maps = count_maps();
+		s = inject(&self->nth, n, &op);
+		ASSERT_EQ(MAP_FAILED, (void *)s.ret)
+			TH_LOG("injected failure %d: the mapping moved", n);
+		ASSERT_EQ(0, get_stats(self->fd, &after));
+		EXPECT_TRUE(stats_equal(&before, &after)) {
+			log_stats("before", &before);
+			log_stats("after", &after);
+		}
+		EXPECT_EQ(maps, count_maps())
+			TH_LOG("injected failure %d: the failed move left a mapping", n);
+		EXPECT_TRUE(page_is(p + self->psz, 'r'))
+			TH_LOG("injected failure %d: the page moved away", n);
+		EXPECT_TRUE(gives_sigbus(p));
+		/* Still the driver's mapping: INSERT and ZAP work on it. */
+		EXPECT_EQ(0, insert(self->fd, 2, 'R'))
+			TH_LOG("injected failure %d: INSERT after the failed move", n);
+		EXPECT_TRUE(page_is(p + 2 * self->psz, 'R'));
+		EXPECT_EQ(0, zap(self->fd, 2));
+		if (s.err == EINVAL) {
+			/* The move got as far as the driver, which refused it. */
+			if (s.injected)
+				absorbed(&t, n);
+			if (!s.injected) {
+				points = n - 1;
+				break;
+			}
+			continue;
+		}
+		ASSERT_TRUE(s.injected) TH_LOG("mremap: %s", strerror(s.err));
+		t.failed++;
+		EXPECT_EQ(ENOMEM, s.err)
+			TH_LOG("injected failure %d: mremap failed with %s", n, strerror(s.err));
+	}
+	ASSERT_LE(0, points) TH_LOG("mremap still failing after %d injections", MAX_NTH);
 	report(&t, points);
 	EXPECT_EQ(0, munmap(p, self->len));
 }

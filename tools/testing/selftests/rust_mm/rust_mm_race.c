@@ -9,13 +9,17 @@
  * - two "owner" processes, each with two files of the device mapped in turn
  *   at the same address of its "region", where a mapper thread maps a file
  *   (MAP_SHARED or MAP_PRIVATE) or anonymous memory with MAP_FIXED, unmaps
- *   all or part of it, tries mremap (growing, duplicating and
+ *   all or part of it, tries to split a file's mapping (partial munmap, a
+ *   MAP_FIXED mapping over part of it, mprotect or madvise(MADV_DOFORK) on
+ *   part of it: all EINVAL) and to mremap it (growing, duplicating and
  *   MREMAP_DONTUNMAP fail: the VMA is VM_DONTEXPAND; shrinking and moving
- *   work) and reads the pages back; two threads INSERT, INSERT_WRITE_LOCKED
- *   and ZAP, one of them on the mapper's CPU, so that the mapper runs when
- *   the scheduler preempts it anywhere inside an ioctl (with CONFIG_PREEMPT);
- *   a thread forks children that must not see the mapping (VM_DONTCOPY) and
- *   exit;
+ *   fail too: the driver refuses them), drops pages with MADV_DONTNEED, clears
+ *   VM_DONTCOPY with MADV_DOFORK, and reads the pages back; two threads
+ *   INSERT, INSERT_WRITE_LOCKED and ZAP, one of them on the mapper's CPU, so
+ *   that the mapper runs when the scheduler preempts it anywhere inside an
+ *   ioctl (with CONFIG_PREEMPT); a thread forks children that see either no
+ *   mapping (VM_DONTCOPY) or, after MADV_DOFORK, a copy with the pages mapped
+ *   at the fork, and exit;
  * - a "remote" process whose threads INSERT and ZAP into the owners'
  *   mappings through the same files, as Binder does from another process;
  * - a "spawner" whose children open the device, map it, INSERT from two
@@ -106,7 +110,7 @@ struct shared {
 	uint64_t zap_ok, zap_inflight;
 	uint64_t results[NR_IOCTL_OPS][NR_ERRNO];
 	uint64_t maps_dev, maps_anon, munmaps, partial_munmaps;
-	uint64_t mremap_refused, mremap_shrinks, mremap_moves;
+	uint64_t splits_refused, mremap_refused, dontneeds, doforks;
 	uint64_t page_checks, forks, spawns, drops;
 	int nfails;
 	char fails[MAX_FAILS][FAIL_LEN];
@@ -404,7 +408,7 @@ struct owner {
 	int fds[2];		/* its two files */
 	int ids[2];		/* their fill ids */
 	char *region;		/* NPAGES pages */
-	char *scratch;		/* NPAGES pages where mremap moves the mapping */
+	char *scratch;		/* NPAGES pages where mremap tries to move the mapping */
 	size_t len;
 	enum kind kind[NPAGES];
 	int file[NPAGES];	/* for DEV pages: which of the two files */
@@ -565,11 +569,15 @@ static void unmap(struct owner *o, unsigned int from, unsigned int to)
 	set_whole(o, -1);
 }
 
-/* mremap that must fail with @want (the VMA is VM_DONTEXPAND). */
+/*
+ * mremap of the mapping of a file that must fail with @want (the VMA is
+ * VM_DONTEXPAND, and the driver refuses splits and moves), to @to with
+ * MREMAP_FIXED.
+ */
 static void mremap_refused(struct owner *o, const char *what, size_t old_len,
-			   size_t new_len, int flags, int want)
+			   size_t new_len, int flags, void *to, int want)
 {
-	void *p = mremap(o->region, old_len, new_len, flags);
+	void *p = mremap(o->region, old_len, new_len, flags, to);
 
 	if (p != MAP_FAILED || errno != want) {
 		fail("%s: mremap (%s) of the mapping of file %d: %s, not %s",
@@ -582,22 +590,18 @@ static void mremap_refused(struct owner *o, const char *what, size_t old_len,
 	add(&sh->mremap_refused, 1);
 }
 
-/* mremap attempts on the whole mapping of a file. */
+/* mremap attempts on the whole mapping of a file: all fail, and change nothing. */
 static void try_mremap(struct owner *o)
 {
-	enum kind kind[NPAGES];
-	int f = o->whole;
-	int file[NPAGES];
-	unsigned int n;
 	void *p;
 
 	switch (below(&o->rng, 6)) {
 	case 0:
-		mremap_refused(o, "grow in place", o->len, o->len + psz, 0, EFAULT);
+		mremap_refused(o, "grow in place", o->len, o->len + psz, 0, NULL, EFAULT);
 		break;
 	case 1:
 		mremap_refused(o, "grow, may move", o->len, 2 * o->len, MREMAP_MAYMOVE,
-			       EFAULT);
+			       NULL, EFAULT);
 		break;
 	case 2:
 		/*
@@ -606,45 +610,92 @@ static void try_mremap(struct owner *o)
 		 * is not supported).
 		 */
 		if (o->shared)
-			mremap_refused(o, "duplicate", 0, o->len, MREMAP_MAYMOVE, EFAULT);
+			mremap_refused(o, "duplicate", 0, o->len, MREMAP_MAYMOVE, NULL,
+				       EFAULT);
 		break;
 	case 3:
 		mremap_refused(o, "MREMAP_DONTUNMAP", o->len, o->len,
-			       MREMAP_MAYMOVE | MREMAP_DONTUNMAP, EINVAL);
+			       MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL, EINVAL);
 		break;
 	case 4:
-		n = 1 + below(&o->rng, NPAGES - 1);
-		p = mremap(o->region, o->len, n * psz, 0);
-		if (p != o->region) {
-			fail("%s: mremap shrinking file %d to %u pages: %s", o->name,
-			     o->ids[f], n, p == MAP_FAILED ? strerror(errno) : "moved");
-			return;
-		}
-		set_pages(o, n, NPAGES, NONE, 0);
-		set_whole(o, -1);
-		add(&sh->mremap_shrinks, 1);
+		/* Shrinking unmaps the tail, a split. */
+		mremap_refused(o, "shrink", o->len, (1 + below(&o->rng, NPAGES - 1)) * psz,
+			       0, NULL, EINVAL);
 		break;
 	default:
-		/* Move it to the scratch area, check it there, and unmap it. */
-		p = mremap(o->region, o->len, o->len, MREMAP_MAYMOVE | MREMAP_FIXED,
-			   o->scratch);
-		if (p != o->scratch) {
-			fail("%s: mremap moving file %d: %s", o->name, o->ids[f],
-			     p == MAP_FAILED ? strerror(errno) : "moved elsewhere");
-			return;
-		}
-		memcpy(kind, o->kind, sizeof(kind));
-		memcpy(file, o->file, sizeof(file));
-		set_pages(o, 0, NPAGES, NONE, 0);
-		set_whole(o, -1);
-		check_pages(o, "moved", o->scratch, kind, file);
+		/*
+		 * A move to the scratch area: core mm copies the VMA there,
+		 * moves the page tables, asks the driver, moves them back and
+		 * closes the copy. MREMAP_FIXED unmapped the scratch area
+		 * first: map it again.
+		 */
+		mremap_refused(o, "move", o->len, o->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			       o->scratch, EINVAL);
 		p = mmap(o->scratch, o->len, PROT_NONE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 		if (p != o->scratch)
 			fail("%s: mmap over the scratch area: %s", o->name, strerror(errno));
-		add(&sh->mremap_moves, 1);
 		break;
 	}
+}
+
+/* Attempts to split the mapping of a file at pages [@a, @b): all EINVAL. */
+static void try_split(struct owner *o, unsigned int a, unsigned int b)
+{
+	static const char * const what[] = {
+		"munmap", "MAP_FIXED anonymous mmap", "mprotect(PROT_NONE)",
+		"madvise(MADV_DOFORK)",
+	};
+	char *at = o->region + a * psz;
+	size_t len = (b - a) * psz;
+	unsigned int how = below(&o->rng, 4);
+	int ret;
+
+	switch (how) {
+	case 0:
+		ret = munmap(at, len);
+		break;
+	case 1:
+		ret = mmap(at, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			   -1, 0) == MAP_FAILED ? -1 : 0;
+		break;
+	case 2:
+		ret = mprotect(at, len, PROT_NONE);
+		break;
+	default:
+		ret = madvise(at, len, MADV_DOFORK);
+		break;
+	}
+	if (!ret || errno != EINVAL) {
+		fail("%s: %s of pages %u-%u of the mapping of file %d: %s, not EINVAL",
+		     o->name, what[how], a, b - 1, o->ids[o->whole],
+		     ret ? strerror(errno) : "it worked");
+		set_whole(o, -1);	/* no idea what is where now */
+		return;
+	}
+	add(&sh->splits_refused, 1);
+}
+
+/* MADV_DONTNEED on pages [@a, @b) of the mapping of a file: it unmaps them. */
+static void dontneed(struct owner *o, unsigned int a, unsigned int b)
+{
+	if (madvise(o->region + a * psz, (b - a) * psz, MADV_DONTNEED)) {
+		fail("%s: MADV_DONTNEED of pages %u-%u of the mapping of file %d: %s",
+		     o->name, a, b - 1, o->ids[o->whole], strerror(errno));
+		return;
+	}
+	add(&sh->dontneeds, 1);
+}
+
+/* MADV_DOFORK on the whole mapping of a file: forks copy it from now on. */
+static void dofork(struct owner *o)
+{
+	if (madvise(o->region, o->len, MADV_DOFORK)) {
+		fail("%s: MADV_DOFORK of the mapping of file %d: %s", o->name,
+		     o->ids[o->whole], strerror(errno));
+		return;
+	}
+	add(&sh->doforks, 1);
 }
 
 /* The mapper thread of an owner: it alone changes what is in the region. */
@@ -685,12 +736,23 @@ static void *mapper_thread(void *arg)
 		} else if (step < 65) {
 			a = below(&o->rng, NPAGES);
 			b = a + 1 + below(&o->rng, NPAGES - a);
-			unmap(o, a, b);
-			add(&sh->partial_munmaps, 1);
-			if (below(&o->rng, 2)) {
-				check_region(o);
-				map_anon(o, a, b);
+			if (o->whole >= 0 && b - a < NPAGES) {
+				try_split(o, a, b);
+			} else {
+				unmap(o, a, b);
+				add(&sh->partial_munmaps, 1);
+				if (below(&o->rng, 2)) {
+					check_region(o);
+					map_anon(o, a, b);
+				}
 			}
+		} else if (step < 72 && o->whole >= 0) {
+			a = below(&o->rng, NPAGES);
+			b = a + 1 + below(&o->rng, NPAGES - a);
+			if (below(&o->rng, 4))
+				dontneed(o, a, b);
+			else
+				dofork(o);
 		} else if (step < 85) {
 			if (o->whole >= 0)
 				try_mremap(o);
@@ -705,8 +767,12 @@ static void *mapper_thread(void *arg)
 }
 
 /*
- * In a child forked by an owner: the device's mappings were not copied
- * (VM_DONTCOPY), so no page gives SIGBUS, and none reads a fill byte.
+ * In a child forked by an owner: a mapping of the device was not copied
+ * (VM_DONTCOPY), or, after MADV_DOFORK, was copied with the pages mapped at
+ * the fork. So each page of the region is unmapped (SIGSEGV), anonymous
+ * (zeroes), or a page of the copy: the fill of one of the owner's files at
+ * that index over the whole page, or SIGBUS. The scratch area never has a
+ * device page.
  */
 static void forked_child(struct owner *o)
 {
@@ -717,10 +783,19 @@ static void forked_child(struct owner *o)
 	for (a = 0; a < 2; a++) {
 		for (i = 0; i < NPAGES; i++) {
 			char *p = (a ? o->scratch : o->region) + i * psz;
+			bool copy_page = false;
 
 			read_page(p, 0, &r);
-			if (r.signo == SIGBUS || r.bad >= 0 ||
-			    (r.signo && r.signo != SIGSEGV))
+			if (!a && r.bad == 0 && (r.got == fill_of(o->ids[0], i) ||
+						 r.got == fill_of(o->ids[1], i))) {
+				/* A page of the copy: all of it that file's. */
+				read_page(p, r.got, &r);
+				copy_page = r.bad < 0 && !r.signo;
+			}
+			if (!a && r.signo == SIGBUS && r.code == BUS_ADRERR)
+				copy_page = true;
+			if (!copy_page && (r.signo == SIGBUS || r.bad >= 0 ||
+					   (r.signo && r.signo != SIGSEGV)))
 				fail("%s: forked child: %s page %u: sig %d (%d), byte %ld: %#x",
 				     o->name, a ? "scratch" : "region", i, r.signo,
 				     r.code, r.bad, r.got);
@@ -1039,12 +1114,12 @@ static void log_results(void)
 		fprintf(stderr, "%s\n", buf);
 	}
 	fprintf(stderr,
-		"# mapper: %llu device maps, %llu anonymous maps, %llu munmaps, %llu partial munmaps, %llu mremaps refused, %llu shrunk, %llu moved; %llu page checks\n",
+		"# mapper: %llu device maps, %llu anonymous maps, %llu munmaps, %llu partial munmaps, %llu splits refused, %llu mremaps refused, %llu MADV_DONTNEED, %llu MADV_DOFORK; %llu page checks\n",
 		(unsigned long long)sh->maps_dev, (unsigned long long)sh->maps_anon,
 		(unsigned long long)sh->munmaps, (unsigned long long)sh->partial_munmaps,
+		(unsigned long long)sh->splits_refused,
 		(unsigned long long)sh->mremap_refused,
-		(unsigned long long)sh->mremap_shrinks,
-		(unsigned long long)sh->mremap_moves,
+		(unsigned long long)sh->dontneeds, (unsigned long long)sh->doforks,
 		(unsigned long long)sh->page_checks);
 	fprintf(stderr,
 		"# %llu forks, %llu spawned children that exited with pages mapped, %llu drop_caches\n",

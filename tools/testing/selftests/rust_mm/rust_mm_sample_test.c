@@ -579,26 +579,260 @@ TEST_F(mm, cve_2026_43434_munmap_remap_anon)
 	/* The teardown unmaps it: it has the same address and length. */
 }
 
-/* The same, when only the first page of the mapping was replaced. */
-TEST_F(mm, partial_munmap_remap_anon)
+/*
+ * The end of the mapping that starts at @addr in /proc/self/maps, or 0 if
+ * none starts there: the driver's mapping must stay one VMA.
+ */
+static unsigned long maps_end(void *addr)
 {
-	char *anon;
-	long bad;
-	int err;
+	unsigned long start, end, found = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
 
-	ASSERT_EQ(0, munmap(self->map, self->psz));
-	anon = mmap(self->map, self->psz, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	ASSERT_EQ(self->map, anon) TH_LOG("MAP_FIXED: %s", strerror(errno));
-	err = insert(self->fd, 0, 0xab);
-	EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT 0: %s", strerror(err));
-	err = insert_wl(self->fd, 0, 0xab);
-	EXPECT_TRUE(is_refusal(err)) TH_LOG("INSERT_WRITE_LOCKED 0: %s", strerror(err));
-	/* Nothing was written to it, so all of it must read zero. */
-	for (bad = 0; bad < self->psz; bad++)
-		if (anon[bad])
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &start, &end) == 2 &&
+		    start == (unsigned long)addr) {
+			found = end;
 			break;
-	EXPECT_EQ(self->psz, bad) TH_LOG("anonymous page is not zero at %ld", bad);
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The mapping is still the driver's, whole, where it was, and with the pages
+ * of @fills (0: none) readable; the counters did not move since @before; and
+ * a second mmap of the file is still EBUSY.
+ */
+static void expect_intact(struct __test_metadata *_metadata, FIXTURE_DATA(mm) *self,
+			  const unsigned char *fills,
+			  const struct rust_mm_sample_stats *before)
+{
+	struct rust_mm_sample_stats after;
+	void *p;
+	int i;
+
+	EXPECT_EQ((unsigned long)self->map + self->len, maps_end(self->map));
+	for (i = 0; i < NPAGES; i++) {
+		if (fills[i]) {
+			EXPECT_EQ(0, page_reads(self->map + i * self->psz, fills[i]))
+				TH_LOG("page %d", i);
+		} else {
+			EXPECT_TRUE(gives_sigbus(self->map + i * self->psz)) TH_LOG("page %d", i);
+		}
+	}
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(0, memcmp(before, &after, sizeof(after)));
+	p = map_dev(self->fd, self->len, PROT_READ, MAP_SHARED, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EBUSY, errno);
+	if (p != MAP_FAILED)
+		munmap(p, self->len);
+}
+
+/*
+ * The mapping cannot be split: a partial munmap, a MAP_FIXED mapping over
+ * part of it, mprotect or madvise on part of it fail with EINVAL and change
+ * nothing. Every page can still be zapped and inserted at its own address.
+ */
+TEST_F(mm, split_refused)
+{
+	static const unsigned char fills[NPAGES] = { 'a', 0, 'c', 'd' };
+	struct rust_mm_sample_stats before, after;
+	char *p;
+	int i;
+
+	for (i = 0; i < NPAGES; i++)
+		if (fills[i])
+			ASSERT_EQ(0, insert(self->fd, i, fills[i]));
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+
+	EXPECT_EQ(-1, munmap(self->map + self->psz, self->psz));
+	EXPECT_EQ(EINVAL, errno);
+	expect_intact(_metadata, self, fills, &before);
+	EXPECT_EQ(-1, munmap(self->map, 2 * self->psz));
+	EXPECT_EQ(EINVAL, errno);
+	expect_intact(_metadata, self, fills, &before);
+
+	p = mmap(self->map + 3 * self->psz, self->psz, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	expect_intact(_metadata, self, fills, &before);
+
+	EXPECT_EQ(-1, mprotect(self->map + 2 * self->psz, self->psz, PROT_NONE));
+	EXPECT_EQ(EINVAL, errno);
+	expect_intact(_metadata, self, fills, &before);
+
+	EXPECT_EQ(-1, madvise(self->map + 2 * self->psz, 2 * self->psz, MADV_DOFORK));
+	EXPECT_EQ(EINVAL, errno);
+	expect_intact(_metadata, self, fills, &before);
+
+	/* Each page at its own address: zap the last two, insert them anew. */
+	ASSERT_EQ(0, zap(self->fd, 3));
+	ASSERT_EQ(0, zap(self->fd, 2));
+	EXPECT_TRUE(gives_sigbus(self->map + 3 * self->psz));
+	ASSERT_EQ(0, insert(self->fd, 3, 'z'));
+	ASSERT_EQ(0, insert(self->fd, 1, 'y'));
+	EXPECT_EQ(0, page_reads(self->map + 3 * self->psz, 'z'));
+	EXPECT_EQ(0, page_reads(self->map + self->psz, 'y'));
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(before.zapped + 2, after.zapped);
+	EXPECT_EQ(before.inserted + 2, after.inserted);
+	EXPECT_EQ(before.freed, after.freed);
+}
+
+/*
+ * mremap cannot move, shrink or grow the mapping: EINVAL, EINVAL, EFAULT.
+ * A refused move opens and closes a copy of the VMA at the target: that close
+ * must not make the driver forget the mapping.
+ */
+TEST_F(mm, mremap_refused)
+{
+	static const unsigned char fills[NPAGES] = { 0, 'm', 0, 'o' };
+	struct rust_mm_sample_stats before;
+	char *target, *p;
+
+	ASSERT_EQ(0, insert(self->fd, 1, 'm'));
+	ASSERT_EQ(0, insert(self->fd, 3, 'o'));
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	target = mmap(NULL, self->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, target);
+
+	p = mremap(self->map, self->len, self->len, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* MREMAP_FIXED unmapped the target first; nothing is left there. */
+	EXPECT_EQ(0, maps_has(target));
+	expect_intact(_metadata, self, fills, &before);
+
+	p = mremap(self->map, self->len, self->len - self->psz, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	expect_intact(_metadata, self, fills, &before);
+
+	p = mremap(self->map, self->len, 2 * self->len, MREMAP_MAYMOVE);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EFAULT, errno);
+	expect_intact(_metadata, self, fills, &before);
+
+	/* The mapping is still the one INSERT goes to. */
+	ASSERT_EQ(0, insert(self->fd, 0, 'n'));
+	EXPECT_EQ(0, page_reads(self->map, 'n'));
+	munmap(target, self->len);
+}
+
+/* PROT_EXEC is refused at mmap (EINVAL) and by mprotect later (EACCES). */
+TEST_F(mm, exec_refused)
+{
+	int fd = open_dev();
+	void *p;
+
+	ASSERT_LE(0, fd);
+	p = map_dev(fd, self->len, PROT_READ | PROT_EXEC, MAP_SHARED, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	if (p != MAP_FAILED)
+		munmap(p, self->len);
+	close(fd);
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'x'));
+	EXPECT_EQ(-1, mprotect(self->map, self->len, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, page_reads(self->map, 'x'));
+}
+
+/*
+ * After madvise(MADV_DOFORK), fork copies the mapping: the child sees the
+ * pages mapped at the fork and nothing the parent inserts or zaps later, and
+ * its exit leaves the parent's mapping and the counters alone.
+ */
+TEST_F(mm, dofork_child_gets_a_copy)
+{
+	struct rust_mm_sample_stats before, after;
+	int go[2], status;
+	pid_t pid;
+	char c = 0;
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'D'));
+	ASSERT_EQ(0, madvise(self->map, self->len, MADV_DOFORK));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(go[1]);
+		if (page_reads(self->map, 'D'))
+			_exit(1);
+		if (!gives_sigbus(self->map + self->psz))
+			_exit(2);
+		/* Wait for the parent's INSERT of page 1 and ZAP of page 0. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(3);
+		if (page_reads(self->map, 'D'))
+			_exit(4);
+		if (!gives_sigbus(self->map + self->psz))
+			_exit(5);
+		if (maps_end(self->map) != (unsigned long)self->map + self->len)
+			_exit(6);
+		_exit(0);
+	}
+	close(go[0]);
+	ASSERT_EQ(0, insert(self->fd, 1, 'E'));
+	ASSERT_EQ(0, zap(self->fd, 0));
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	ASSERT_EQ(1, write(go[1], &c, 1));
+	close(go[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child: 1/4 = page 0 not 'D', 2/5 = page 1 not SIGBUS, 3 = pipe, 6 = maps");
+
+	/* The copy's close freed nothing of the parent's. */
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	EXPECT_EQ(0, memcmp(&before, &after, sizeof(after)));
+	EXPECT_TRUE(gives_sigbus(self->map));
+	EXPECT_EQ(0, page_reads(self->map + self->psz, 'E'));
+	ASSERT_EQ(0, insert(self->fd, 2, 'F'));
+	EXPECT_EQ(0, page_reads(self->map + 2 * self->psz, 'F'));
+	EXPECT_EQ(EBUSY, insert(self->fd, 1, 'G'));
+}
+
+/*
+ * madvise(MADV_DONTNEED) unmaps an inserted page: it gives SIGBUS, and
+ * INSERT at its index maps a new page and frees the old one; ZAP after
+ * MADV_DONTNEED frees the page the driver still holds.
+ */
+TEST_F(mm, madvise_dontneed)
+{
+	struct rust_mm_sample_stats st0, st1, st2, st3;
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'M'));
+	ASSERT_EQ(0, insert(self->fd, 1, 'N'));
+	ASSERT_EQ(0, get_stats(self->fd, &st0));
+	ASSERT_EQ(0, madvise(self->map, 2 * self->psz, MADV_DONTNEED));
+	EXPECT_TRUE(gives_sigbus(self->map));
+	EXPECT_TRUE(gives_sigbus(self->map + self->psz));
+	ASSERT_EQ(0, get_stats(self->fd, &st1));
+	EXPECT_EQ(0, memcmp(&st0, &st1, sizeof(st1)));
+
+	ASSERT_EQ(0, insert(self->fd, 0, 'O'));
+	EXPECT_EQ(0, page_reads(self->map, 'O'));
+	ASSERT_EQ(0, get_stats(self->fd, &st2));
+	EXPECT_EQ(st1.inserted + 1, st2.inserted);
+	EXPECT_EQ(st1.freed + 1, st2.freed);
+	EXPECT_EQ(st1.held, st2.held);
+	/* Now mapped again: a second INSERT is EBUSY. */
+	EXPECT_EQ(EBUSY, insert(self->fd, 0, 'P'));
+
+	ASSERT_EQ(0, zap(self->fd, 1));
+	EXPECT_TRUE(gives_sigbus(self->map + self->psz));
+	ASSERT_EQ(0, get_stats(self->fd, &st3));
+	EXPECT_EQ(st2.zapped + 1, st3.zapped);
+	EXPECT_EQ(st2.held - 1, st3.held);
+	EXPECT_TRUE(stats_consistent(&st3));
 }
 
 /*
