@@ -494,6 +494,60 @@ impl Mm {
 
 // These methods require `mm_users` to be non-zero.
 impl MmWithUser {
+    /// Calls `f` with the address space of the current task, borrowed for the call only; returns
+    /// [`None`] without calling it if the task has none (a kernel thread).
+    ///
+    /// This is the scoped form of mainline's `current!().mm()`: no reference count is taken.
+    /// `current->mm` changes only on the task itself (exit, exec, `kthread_use_mm` and
+    /// `kthread_unuse_mm`), none of which can happen inside `f`, and `f` cannot keep the borrow.
+    /// To keep the address space, take a reference inside `f`: [`ARef::from`] for an `mmget`
+    /// reference, or `ARef::<Mm>::from(&**mm)` for an `mmgrab` one.
+    ///
+    /// # Examples
+    ///
+    /// A driver's ioctl checks that an address is mapped in the caller's address space without
+    /// touching any reference count:
+    ///
+    /// ```
+    /// use kernel::mm::MmWithUser;
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::mm::kunit_mm_users;
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// fn is_mapped(addr: usize) -> bool {
+    ///     MmWithUser::with_current(|mm| mm.mmap_read_lock().vma_lookup(addr).is_some())
+    ///         .unwrap_or(false)
+    /// }
+    ///
+    /// # let addr = kernel::mm::kunit_test_mmap(
+    /// #     PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let users = MmWithUser::with_current(|mm| kunit_mm_users(mm)).ok_or(ESRCH)?;
+    /// assert!(is_mapped(addr));
+    /// assert!(!is_mapped(0));
+    /// // No reference was left behind.
+    /// assert_eq!(MmWithUser::with_current(|mm| kunit_mm_users(mm)), Some(users));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn with_current<R>(f: impl FnOnce(&MmWithUser) -> R) -> Option<R> {
+        // SAFETY: `get_current` has no safety requirements and returns the current task, which
+        // is valid while it runs. Only the current task writes its own `mm` field, so reading it
+        // here is not a data race.
+        let mm = unsafe { (*bindings::get_current()).mm };
+        if mm.is_null() {
+            return None;
+        }
+        // SAFETY: A non-null `current->mm` is a valid `mm_struct` with non-zero `mm_users`: the
+        // task's own reference, or, in a kernel thread between `kthread_use_mm` and
+        // `kthread_unuse_mm`, the one its user holds for that scope. It stays `current->mm`
+        // while `f` runs, since only the current task could change it and `f` has no way to, and
+        // the borrow passed to `f` cannot outlive the call.
+        Some(f(unsafe { MmWithUser::from_raw(mm) }))
+    }
+
     /// Obtains a reference from a raw pointer.
     ///
     /// # Safety
