@@ -5,13 +5,15 @@
  * interface (samples/rust/rust_mm_sample.h).
  *
  * It does what the sample does, step for step and with the same locks: mmap
- * stashes the mm (mmgrab) and installs vm_ops whose data is the open file; the
- * INSERT ioctls take an mmgrab reference under the file's spinlock, allocate a
- * page and fill it in 64-byte chunks (each through kmap_local_page(), as
- * Page::write_raw() does), mmget_not_zero(), take the per-VMA lock (or the
- * mmap read lock, or on request the write lock), look the VMA up, check that
- * it is the file's own, vm_insert_page(), record the page under the spinlock
- * and count it; ZAP does the same under the mmap read lock with
+ * stashes the mm (mmgrab) and installs vm_ops whose data is the open file
+ * (refusing splits and moves, and forgetting the mapping only when its own VMA
+ * closes); the INSERT ioctls take an mmgrab reference under the file's
+ * spinlock, allocate a page (charged to the memory cgroup), prepare its data
+ * in the file's page-sized buffer under the file's mutex and copy it into the
+ * page at once (through kmap_local_page()), mmget_not_zero(), take the per-VMA
+ * lock (or the mmap read lock, or on request the write lock), look the VMA up,
+ * check that it is the file's own, vm_insert_page(), record the page under the
+ * spinlock and count it; ZAP does the same under the mmap read lock with
  * zap_page_range_single(). The mm references are dropped with mmput_async()
  * and mmdrop(), in the sample's order.
  *
@@ -30,6 +32,7 @@
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -53,6 +56,8 @@ struct cms_file {
 	unsigned long npages;		/* how many pages it has */
 	bool mapped;			/* set by mmap, cleared by close */
 	struct page *pages[MAX_PAGES];	/* the driver's reference to each */
+	struct mutex source_lock;	/* protects source */
+	u8 *source;			/* PAGE_SIZE bytes for INSERT */
 };
 
 static const struct vm_operations_struct cms_vm_ops;
@@ -66,7 +71,10 @@ static void give_back(atomic64_t *counter, unsigned long n)
 
 static void cms_free(struct kref *ref)
 {
-	kfree(container_of(ref, struct cms_file, ref));
+	struct cms_file *f = container_of(ref, struct cms_file, ref);
+
+	kfree(f->source);
+	kfree(f);
 }
 
 static void cms_vm_open(struct vm_area_struct *vma)
@@ -83,6 +91,12 @@ static void cms_vm_close(struct vm_area_struct *vma)
 	unsigned long i, n = 0;
 
 	spin_lock(&f->lock);
+	/* A fork copy, or the target of a refused mremap: not the mapping. */
+	if (!f->mapped || vma->vm_start != f->start || vma->vm_mm != f->mm) {
+		spin_unlock(&f->lock);
+		kref_put(&f->ref, cms_free);
+		return;
+	}
 	f->mapped = false;
 	for (i = 0; i < MAX_PAGES; i++) {
 		pages[i] = f->pages[i];
@@ -102,9 +116,21 @@ static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
+static int cms_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return -EINVAL;
+}
+
+static int cms_vm_mremap(struct vm_area_struct *vma)
+{
+	return -EINVAL;
+}
+
 static const struct vm_operations_struct cms_vm_ops = {
 	.open = cms_vm_open,
 	.close = cms_vm_close,
+	.may_split = cms_vm_may_split,
+	.mremap = cms_vm_mremap,
 	.fault = cms_vm_fault,
 };
 
@@ -151,32 +177,32 @@ static noinline int cms_write_raw(struct page *page, const void *src,
 }
 
 /*
- * Allocates a page whose every byte is fill, as the sample's filled_page; with
+ * Allocates a page whose every byte is fill, as the sample's filled_page: the
+ * data is prepared in the file's buffer and copied into the page at once; with
  * rust_fill, through cms_write_raw().
  */
-static __always_inline struct page *cms_filled_page(u8 fill, bool rust_fill)
+static __always_inline struct page *cms_filled_page(struct cms_file *f, u8 fill,
+						    bool rust_fill)
 {
-	struct page *page = alloc_page(GFP_KERNEL);
-	u8 chunk[64];
-	size_t offset;
+	struct page *page = alloc_page(GFP_KERNEL_ACCOUNT);
+	void *dst;
 
 	if (!page)
 		return NULL;
-	memset(chunk, fill, sizeof(chunk));
-	for (offset = 0; offset < PAGE_SIZE; offset += sizeof(chunk)) {
-		void *dst;
-
-		if (rust_fill) {
-			if (cms_write_raw(page, chunk, offset, sizeof(chunk))) {
-				__free_page(page);
-				return NULL;
-			}
-			continue;
+	mutex_lock(&f->source_lock);
+	memset(f->source, fill, PAGE_SIZE);
+	if (rust_fill) {
+		if (cms_write_raw(page, f->source, 0, PAGE_SIZE)) {
+			mutex_unlock(&f->source_lock);
+			__free_page(page);
+			return NULL;
 		}
+	} else {
 		dst = kmap_local_page(page);
-		memcpy(dst + offset, chunk, sizeof(chunk));
+		memcpy(dst, f->source, PAGE_SIZE);
 		kunmap_local(dst);
 	}
+	mutex_unlock(&f->source_lock);
 	return page;
 }
 
@@ -195,7 +221,7 @@ static void cms_record(struct cms_file *f, unsigned long index,
 	spin_unlock(&f->lock);
 	atomic64_inc(&inserted);
 	atomic64_inc(&held);
-	/* vm_insert_page refuses an address that is already mapped. */
+	/* vm_insert_page refuses an address that is mapped: MADV_DONTNEED. */
 	if (old) {
 		give_back(&freed, 1);
 		__free_page(old);
@@ -232,17 +258,14 @@ static __always_inline int cms_insert(struct cms_file *f,
 	struct page *page;
 	int ret;
 
+	/* No check for a page held at index: see MADV_DONTNEED in cms_record(). */
 	spin_lock(&f->lock);
 	ret = cms_locate(f, index, &mm, &addr);
-	if (!ret && f->pages[index]) {
-		mmdrop(mm);
-		ret = -EBUSY;
-	}
 	spin_unlock(&f->lock);
 	if (ret)
 		return ret;
 
-	page = cms_filled_page(args->fill, rust_fill);
+	page = cms_filled_page(f, args->fill, rust_fill);
 	if (!page) {
 		ret = -ENOMEM;
 		goto out_mmdrop;
@@ -283,42 +306,33 @@ out_mmdrop:
 }
 
 /*
- * Zaps the pages whose indices are set in which from vma, drops the driver's
- * references to them, and returns how many there were.
+ * Zaps page index at addr of vma, drops the driver's reference to it, and
+ * returns how many pages the driver held there (0 or 1).
  */
-static unsigned long cms_zap(struct cms_file *f, struct vm_area_struct *vma,
-			     unsigned long start, const bool *which)
+static unsigned long cms_zap_page(struct cms_file *f, struct vm_area_struct *vma,
+				  unsigned long index, unsigned long addr)
 {
-	unsigned long index, n = 0;
+	struct page *page;
 
-	for (index = 0; index < MAX_PAGES; index++) {
-		unsigned long addr = start + index * PAGE_SIZE;
-		struct page *page;
-
-		if (!which[index])
-			continue;
-		if (addr < vma->vm_start || addr + PAGE_SIZE > vma->vm_end)
-			continue;
-		zap_page_range_single(vma, addr, PAGE_SIZE, NULL);
-		spin_lock(&f->lock);
-		page = f->pages[index];
-		f->pages[index] = NULL;
-		spin_unlock(&f->lock);
-		if (page) {
-			n++;
-			__free_page(page);
-		}
-	}
-	return n;
+	if (addr < vma->vm_start || addr + PAGE_SIZE > vma->vm_end)
+		return 0;
+	zap_page_range_single(vma, addr, PAGE_SIZE, NULL);
+	spin_lock(&f->lock);
+	page = f->pages[index];
+	f->pages[index] = NULL;
+	spin_unlock(&f->lock);
+	if (!page)
+		return 0;
+	__free_page(page);
+	return 1;
 }
 
 /* ZAP. */
 static int cms_zap_one(struct cms_file *f, unsigned long index)
 {
-	bool which[MAX_PAGES] = {};
 	struct vm_area_struct *vma;
-	unsigned long addr, start;
 	struct mm_struct *mm;
+	unsigned long addr;
 	unsigned long n = 0;
 	int ret;
 
@@ -327,19 +341,16 @@ static int cms_zap_one(struct cms_file *f, unsigned long index)
 	spin_unlock(&f->lock);
 	if (ret)
 		return ret;
-	start = addr - index * PAGE_SIZE;
 	if (!mmget_not_zero(mm)) {
 		ret = -ESRCH;
 		goto out_mmdrop;
 	}
 	mmap_read_lock(mm);
-	vma = vma_lookup(mm, start);
-	if (cms_own_vma(vma, f)) {
-		which[index] = true;
-		n = cms_zap(f, vma, start, which);
-	} else {
+	vma = vma_lookup(mm, addr);
+	if (cms_own_vma(vma, f))
+		n = cms_zap_page(f, vma, index, addr);
+	else
 		ret = -ENXIO;
-	}
 	mmap_read_unlock(mm);
 	if (!ret) {
 		give_back(&zapped, n);
@@ -358,8 +369,14 @@ static int cms_open(struct inode *inode, struct file *file)
 
 	if (!f)
 		return -ENOMEM;
+	f->source = kzalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!f->source) {
+		kfree(f);
+		return -ENOMEM;
+	}
 	kref_init(&f->ref);
 	spin_lock_init(&f->lock);
+	mutex_init(&f->source_lock);
 	file->private_data = f;
 	return 0;
 }
@@ -388,8 +405,8 @@ static int cms_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (size > MAX_PAGES * PAGE_SIZE || vma->vm_pgoff)
 		return -EINVAL;
-	/* Read-only, for good: mprotect(PROT_WRITE) fails later too. */
-	if (vma->vm_flags & VM_WRITE)
+	/* Read-only and not executable, for good: mprotect() fails later too. */
+	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
 		return -EINVAL;
 	spin_lock(&f->lock);
 	if (f->mapped) {
@@ -405,7 +422,7 @@ static int cms_mmap(struct file *file, struct vm_area_struct *vma)
 	spin_unlock(&f->lock);
 	if (old)
 		mmdrop(old);
-	vm_flags_mod(vma, VM_DONTCOPY | VM_MIXEDMAP | VM_DONTEXPAND, VM_MAYWRITE);
+	vm_flags_mod(vma, VM_DONTCOPY | VM_MIXEDMAP | VM_DONTEXPAND, VM_MAYWRITE | VM_MAYEXEC);
 	kref_get(&f->ref);
 	vma->vm_private_data = f;
 	vma->vm_ops = &cms_vm_ops;

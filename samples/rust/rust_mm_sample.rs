@@ -23,7 +23,9 @@
 //!   or an `INSERT` at its index maps a new page in its place.
 //! - Pages are charged to the memory cgroup of the process that inserts them.
 //! - A shrinker takes pages back under memory pressure, never sleeping on the mmap lock and
-//!   dropping the `mm` with `mmput_async`.
+//!   dropping the `mm` with `mmput_async`. It walks a list of the files that hold pages, oldest
+//!   first, and stops when it has freed what it was asked to: open files without pages cost it
+//!   nothing.
 //!
 //! The userspace interface is in `samples/rust/rust_mm_sample.h`.
 
@@ -31,16 +33,20 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::{
     c_str,
     ioctl::{_IO, _IOR, _IOW},
+    list::{
+        impl_has_list_links, impl_list_arc_safe, impl_list_item, AtomicTracker, List, ListArc,
+        ListLinks, TryNewListArc,
+    },
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
         virt::{DriverVma, VmAreaInfo, VmAreaNew, VmAreaRef, VmOperations, VmOpsTable},
         Mm, MmWithUser,
     },
-    new_spinlock,
+    new_mutex, new_spinlock,
     page::{Page, PAGE_SIZE},
     prelude::*,
     shrinker::{CountResult, ScanResult, ShrinkControl, Shrinker, ShrinkerRegistration},
-    sync::{Arc, ArcBorrow, SpinLock},
+    sync::{Arc, ArcBorrow, Mutex, SpinLock},
     types::{ARef, AsBytes, FromBytes},
     uaccess::UserSlice,
 };
@@ -141,11 +147,31 @@ impl Mapping {
 /// An open file of the device. It is also the data of its mapping's VMA.
 ///
 /// Lock order: the mmap lock (or a VMA lock) before `mapping`, never the other way, because core
-/// mm calls [`VmOperations::close`] with the mmap lock held.
+/// mm calls [`VmOperations::close`] with the mmap lock held; and before [`Registry::holding`].
+/// `mapping` and `holding` are never held together; `source` is taken with no other lock held.
 #[pin_data]
 struct SampleFile {
     #[pin]
     mapping: SpinLock<Mapping>,
+    /// `PAGE_SIZE` bytes where `INSERT` prepares the data of a page.
+    #[pin]
+    source: Mutex<KVec<u8>>,
+    /// Its place in [`Registry::holding`].
+    #[pin]
+    links: ListLinks,
+    /// Whether it is in [`Registry::holding`] (or the shrinker has just taken it out).
+    #[pin]
+    tracker: AtomicTracker,
+}
+
+impl_has_list_links! {
+    impl HasListLinks<0> for SampleFile { self.links }
+}
+impl_list_arc_safe! {
+    impl ListArcSafe<0> for SampleFile { tracked_by tracker: AtomicTracker; }
+}
+impl_list_item! {
+    impl ListItem<0> for SampleFile { using ListLinks; }
 }
 
 static VM_OPS: VmOpsTable<SampleFile> = VmOpsTable::new();
@@ -178,16 +204,29 @@ impl VmOperations for SampleFile {
     // `fault` is `SIGBUS`: pages only appear in the mapping through `INSERT`.
 }
 
-/// The open files, for the shrinker.
+/// What the shrinker walks.
 #[pin_data]
 struct Registry {
+    /// The files that hold pages, in the order they got their first one. A file is added, without
+    /// allocating, when it gets a page while it is not in the list, and taken out by the
+    /// shrinker, which puts it back at the end if pages are left. A file whose pages went away
+    /// otherwise (`ZAP`, `close`) stays until the shrinker comes to it.
     #[pin]
-    files: SpinLock<KVec<Option<Arc<SampleFile>>>>,
+    holding: SpinLock<List<SampleFile>>,
 }
 
-/// The registry, from [`Arc::into_raw`], for `open`. It is set before the misc device is
-/// registered and cleared after it is gone, so `open` always sees it. (The shrinker has its own
-/// reference.)
+impl Registry {
+    /// Puts `file` at the end of [`Registry::holding`] unless it is in it (or the shrinker has it).
+    fn add(&self, file: ArcBorrow<'_, SampleFile>) {
+        if let Some(file) = ListArc::try_from_arc_borrow(file) {
+            self.holding.lock().push_back(file);
+        }
+    }
+}
+
+/// The registry, from [`Arc::into_raw`], for the file operations. It is set before the misc
+/// device is registered and cleared after it is gone, so they always see it. (The shrinker has its
+/// own reference.)
 static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Returns the registry.
@@ -199,26 +238,33 @@ fn registry() -> ArcBorrow<'static, Registry> {
     unsafe { ArcBorrow::from_raw(REGISTRY.load(Ordering::Acquire)) }
 }
 
-/// Allocates a page whose every byte is `fill`, charged to the current task's memory cgroup.
-fn filled_page(fill: u8) -> Result<Page> {
-    let page = Page::alloc_page(GFP_KERNEL_ACCOUNT)?;
-    let chunk = [fill; 64];
-    for offset in (0..PAGE_SIZE).step_by(chunk.len()) {
-        // SAFETY: The page was just allocated and nobody else can see it; `chunk` is valid for
-        // reads of `chunk.len()` bytes.
-        unsafe { page.write_raw(chunk.as_ptr(), offset, chunk.len())? };
-    }
-    Ok(page)
-}
-
 impl SampleFile {
+    /// Allocates a page whose every byte is `fill`, charged to the current task's memory cgroup.
+    ///
+    /// The data is prepared in the file's page-sized buffer and copied into the page at once, as
+    /// a driver copies the data it has for a page.
+    fn filled_page(&self, fill: u8) -> Result<Page> {
+        let page = Page::alloc_page(GFP_KERNEL_ACCOUNT)?;
+        let mut source = self.source.lock();
+        source.fill(fill);
+        // SAFETY: The page was just allocated and nobody else can see it; `source` is valid for
+        // reads of `PAGE_SIZE` bytes.
+        unsafe { page.write_raw(source.as_ptr(), 0, PAGE_SIZE)? };
+        Ok(page)
+    }
+
+    /// Whether the driver holds pages of this file.
+    fn holds_pages(&self) -> bool {
+        self.mapping.lock().pages.iter().any(Option::is_some)
+    }
+
     /// `INSERT` and `INSERT_WRITE_LOCKED`.
     fn insert(this: ArcBorrow<'_, Self>, args: InsertArgs, write_locked: bool) -> Result {
         let index = args.index as usize;
         // No check that the driver holds no page at `index`: after `MADV_DONTNEED` it holds one
         // that is no longer mapped. `vm_insert_page` refuses an address that is mapped (`EBUSY`).
         let (mm, addr) = this.mapping.lock().locate(index)?;
-        let page = filled_page(args.fill as u8)?;
+        let page = this.filled_page(args.fill as u8)?;
 
         // The process may have exited. Drop the `mmget` reference with `mmput_async`: this may
         // be the last one, and the teardown of the address space does not belong here.
@@ -247,14 +293,15 @@ impl SampleFile {
     ) -> Result {
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
         vma.vm_insert_page(addr, &page)?;
-        Self::record(&this, index, page);
+        Self::record(this, index, page);
         Ok(())
     }
 
     /// Remembers a page that was just inserted, with a lock on its VMA held (so the mapping
-    /// cannot have been closed since the lookup).
-    fn record(&self, index: usize, page: Page) {
-        let old = self.mapping.lock().pages[index].replace(page);
+    /// cannot have been closed since the lookup), and makes the file known to the shrinker.
+    fn record(this: ArcBorrow<'_, Self>, index: usize, page: Page) {
+        let old = this.mapping.lock().pages[index].replace(page);
+        registry().add(this);
         INSERTED.fetch_add(1, Ordering::Relaxed);
         HELD.fetch_add(1, Ordering::Relaxed);
         // `vm_insert_page` refuses an address that is mapped, so an old page here was dropped by
@@ -291,9 +338,9 @@ impl SampleFile {
         Ok(())
     }
 
-    /// Reclaims every page of this file's mapping, without sleeping on the mmap lock. Returns how
-    /// many pages it freed.
-    fn reclaim(&self) -> usize {
+    /// Reclaims up to `max` pages of this file's mapping, without sleeping on the mmap lock.
+    /// Returns how many pages it freed.
+    fn reclaim(&self, max: usize) -> usize {
         let (mm, start, which) = {
             let mapping = self.mapping.lock();
             let Ok((mm, start)) = mapping.locate(0) else {
@@ -318,6 +365,9 @@ impl SampleFile {
         };
         let mut n = 0;
         for index in (0..MAX_PAGES).filter(|&i| which[i]) {
+            if n == max {
+                break;
+            }
             // Each page at its own address.
             let addr = start + index * PAGE_SIZE;
             if let Some(vma) = guard.vma_lookup(addr) {
@@ -337,7 +387,8 @@ impl MiscDevice for SampleFile {
     type Ptr = Arc<SampleFile>;
 
     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<Arc<SampleFile>> {
-        let file = Arc::pin_init(
+        let source = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        Arc::pin_init(
             pin_init!(SampleFile {
                 mapping <- new_spinlock!(Mapping {
                     mm: None,
@@ -346,30 +397,17 @@ impl MiscDevice for SampleFile {
                     mapped: false,
                     pages: [const { None }; MAX_PAGES],
                 }),
+                source <- new_mutex!(source),
+                links <- ListLinks::new(),
+                tracker <- AtomicTracker::new(),
             }),
             GFP_KERNEL,
-        )?;
-        let registry = registry();
-        let mut files = registry.files.lock();
-        match files.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => *slot = Some(file.clone()),
-            None => files.push(Some(file.clone()), GFP_ATOMIC)?,
-        }
-        Ok(file)
+        )
     }
 
     fn release(file: Arc<SampleFile>) {
-        {
-            let registry = registry();
-            let mut files = registry.files.lock();
-            if let Some(slot) = files
-                .iter_mut()
-                .find(|slot| slot.as_ref().is_some_and(|f| core::ptr::eq(&**f, &*file)))
-            {
-                *slot = None;
-            }
-        }
-        // The mapping is gone too (it holds a reference to the file), so there are no pages.
+        // The mapping is gone too (it holds a reference to the file), so there are no pages; the
+        // registry may still have the file until the shrinker comes to it.
         let mm = file.mapping.lock().mm.take();
         drop(mm);
     }
@@ -428,7 +466,7 @@ impl MiscDevice for SampleFile {
     }
 }
 
-/// The shrinker: the pages the driver holds can be taken back, file by file.
+/// The shrinker: the pages the driver holds can be taken back, oldest file first.
 impl Shrinker for Registry {
     fn count(&self, _sc: &ShrinkControl<'_>) -> CountResult {
         match HELD.load(Ordering::Relaxed) {
@@ -440,18 +478,20 @@ impl Shrinker for Registry {
     fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
         let nr_to_scan = sc.nr_to_scan();
         let mut freed = 0;
-        let mut i = 0;
-        while freed < nr_to_scan {
-            let file = {
-                let files = self.files.lock();
-                match files.get(i) {
-                    Some(file) => file.clone(),
-                    None => break,
-                }
+        // At most `nr_to_scan` files, whatever they give: one whose mmap lock is contended is put
+        // back at the end, and may come round again.
+        for _ in 0..nr_to_scan {
+            if freed >= nr_to_scan {
+                break;
+            }
+            let Some(file) = self.holding.lock().pop_front() else {
+                break;
             };
-            i += 1;
-            if let Some(file) = file {
-                freed += file.reclaim();
+            // Out of the list: `record` puts the file back itself from now on.
+            let file = file.into_arc();
+            freed += file.reclaim(nr_to_scan - freed);
+            if file.holds_pages() {
+                self.add(file.as_arc_borrow());
             }
         }
         ScanResult::Freed(freed)
@@ -470,7 +510,7 @@ impl kernel::Module for RustMmSample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let registry = Arc::pin_init(
             pin_init!(Registry {
-                files <- new_spinlock!(KVec::new()),
+                holding <- new_spinlock!(List::new()),
             }),
             GFP_KERNEL,
         )?;

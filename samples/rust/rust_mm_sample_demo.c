@@ -170,6 +170,10 @@ int main(void)
 	if (err != EACCES)
 		fail("mprotect(PROT_WRITE) gave %s, not EACCES", errname(err));
 	printf("  mprotect(PROT_WRITE) is refused with EACCES: it stays read-only\n");
+	err = munmap(map + psz, psz) ? errno : 0;
+	if (err != EINVAL)
+		fail("munmap of one page gave %s, not EINVAL", errname(err));
+	printf("  munmap of one page is refused with EINVAL: the mapping stays in one piece\n");
 
 	printf("step 2: ask the driver to insert pages filled with 'A', 'B', 'C'\n");
 	for (i = 0; i < sizeof(fills); i++) {

@@ -500,9 +500,11 @@ static void report(const struct tally *t, int points)
 
 /*
  * open: every injected failure is ENOMEM and leaves no open file behind. The
- * driver's open allocates its file and, when its registry of open files is
- * full, a bigger registry: the second sweep holds more and more files open so
- * that the registry grows, and injects at every point of each open.
+ * driver's open allocates its file and nothing shared with other files (an
+ * allocation of that kind, such as a registry of open files that grows, would
+ * be made with a spinlock held, or fail other opens): the second sweep holds
+ * more and more files open and checks that each open has the same injection
+ * points.
  */
 TEST_F(fault, open)
 {
@@ -549,11 +551,9 @@ TEST_F(fault, open)
 	report(&t, points);
 
 	/*
-	 * Second sweep: with 0, 1, 2, ... more files held open. When every slot
-	 * of the registry is taken, the next open grows it, with one more
-	 * allocation. Slab allocations only, so that no failure is absorbed
-	 * by a fallback and the other opens all have the same points. No
-	 * retry between the injections here: it would take the new slot.
+	 * Second sweep: with 0, 1, 2, ... more files held open, every open has
+	 * the points of the first. Slab allocations only, so that no failure is
+	 * absorbed by a fallback.
 	 */
 	ASSERT_EQ(0, write_file(DEBUGFS "/fail_page_alloc/min-order", "100"));
 	for (nheld = 0; nheld < MAX_HELD; nheld++) {
@@ -588,11 +588,14 @@ TEST_F(fault, open)
 		len = strlen(levels);
 		if (failed != points)
 			snprintf(levels + len, sizeof(levels) - len, " %d:%d", nheld + 2, failed);
+		EXPECT_EQ(points, failed)
+			TH_LOG("with %d files open, open has %d injection points, not %d",
+			       nheld + 2, failed, points);
 		held[nheld] = fd;
 	}
 	ASSERT_EQ(0, write_file(DEBUGFS "/fail_page_alloc/min-order", "0"));
 	fprintf(stderr,
-		"# open, slab allocations only, with 2 to %d files of the device open: %d injection points, all ENOMEM (%d more absorbed); at N files open, N:points:%s\n",
+		"# open, slab allocations only, with 2 to %d files of the device open: %d injection points, all ENOMEM (%d more absorbed); other counts at N files open, N:points:%s\n",
 		MAX_HELD + 1, points, nabsorbed, levels);
 	for (nheld = 0; nheld < MAX_HELD; nheld++)
 		close(held[nheld]);
