@@ -78,50 +78,6 @@ pub use ops::{DriverVma, VmFaultError, VmOperations, VmOpsTable};
 #[doc(inline)]
 pub use bindings::vm_flags_t;
 
-/// A wrapper for the kernel's `struct vm_area_struct` with read access.
-///
-/// It represents an area of virtual memory. A `&VmAreaRef` can be used while a lock keeps the
-/// VMA from changing: the mmap read lock (see [`MmapReadGuard`]) or the VMA's own read lock (see
-/// [`VmAreaReadGuard`]). The methods here are usable whatever the VMA's flags are.
-///
-/// # Invariants
-///
-/// For as long as a `&VmAreaRef` exists, the VMA is valid and the current thread holds one of:
-/// the mmap read lock of its mm, the mmap write lock of its mm, or the VMA's read lock; or the VMA
-/// is being set up in `f_op->mmap` (see [`VmAreaNew`]). The `mm_users` count of its mm is
-/// non-zero.
-///
-/// # Examples
-///
-/// Find the bounds of the VMA at an address, with the per-VMA lock if possible and the mmap read
-/// lock otherwise.
-///
-/// ```
-/// use kernel::mm::{Mm, MmWithUser};
-/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
-/// # use kernel::page::PAGE_SIZE;
-///
-/// fn bounds(mm: &MmWithUser, addr: usize) -> Option<(usize, usize)> {
-///     if let Some(vma) = mm.lock_vma_under_rcu(addr) {
-///         return Some((vma.start(), vma.end()));
-///     }
-///     let guard = mm.mmap_read_lock();
-///     guard.vma_lookup(addr).map(|vma| (vma.start(), vma.end()))
-/// }
-///
-/// # let addr = kernel::mm::kunit_test_mmap(
-/// #     4 * PAGE_SIZE,
-/// #     PROT_READ as usize,
-/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
-/// # )?;
-/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
-/// assert_eq!(bounds(&mm, addr + 3 * PAGE_SIZE), Some((addr, addr + 4 * PAGE_SIZE)));
-/// assert_eq!(bounds(&mm, 0), None);
-/// # Ok::<(), Error>(())
-/// ```
-///
-/// [`MmapReadGuard`]: crate::mm::MmapReadGuard
-/// [`VmAreaReadGuard`]: crate::mm::VmAreaReadGuard
 /// What a driver may know of a VMA whatever state it is in: its bounds, file offset and flags.
 ///
 /// This is all that [`VmOperations`] callbacks such as [`open`] and [`close`] learn of the VMA they
@@ -264,6 +220,50 @@ impl VmAreaInfo {
     }
 }
 
+/// A wrapper for the kernel's `struct vm_area_struct` with read access.
+///
+/// It represents an area of virtual memory. A `&VmAreaRef` can be used while a lock keeps the
+/// VMA from changing: the mmap read lock (see [`MmapReadGuard`]) or the VMA's own read lock (see
+/// [`VmAreaReadGuard`]). The methods here are usable whatever the VMA's flags are.
+///
+/// # Invariants
+///
+/// For as long as a `&VmAreaRef` exists, the VMA is valid and the current thread holds one of:
+/// the mmap read lock of its mm, the mmap write lock of its mm, or the VMA's read lock; or the VMA
+/// is being set up in `f_op->mmap` (see [`VmAreaNew`]). The `mm_users` count of its mm is
+/// non-zero.
+///
+/// # Examples
+///
+/// Find the bounds of the VMA at an address, with the per-VMA lock if possible and the mmap read
+/// lock otherwise.
+///
+/// ```
+/// use kernel::mm::{Mm, MmWithUser};
+/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::page::PAGE_SIZE;
+///
+/// fn bounds(mm: &MmWithUser, addr: usize) -> Option<(usize, usize)> {
+///     if let Some(vma) = mm.lock_vma_under_rcu(addr) {
+///         return Some((vma.start(), vma.end()));
+///     }
+///     let guard = mm.mmap_read_lock();
+///     guard.vma_lookup(addr).map(|vma| (vma.start(), vma.end()))
+/// }
+///
+/// # let addr = kernel::mm::kunit_test_mmap(
+/// #     4 * PAGE_SIZE,
+/// #     PROT_READ as usize,
+/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+/// # )?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// assert_eq!(bounds(&mm, addr + 3 * PAGE_SIZE), Some((addr, addr + 4 * PAGE_SIZE)));
+/// assert_eq!(bounds(&mm, 0), None);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// [`MmapReadGuard`]: crate::mm::MmapReadGuard
+/// [`VmAreaReadGuard`]: crate::mm::VmAreaReadGuard
 #[repr(transparent)]
 pub struct VmAreaRef {
     info: VmAreaInfo,

@@ -26,6 +26,13 @@
 //! drops the VMA's reference after calling [`VmOperations::close`]. So `T` lives as long as any
 //! VMA that can reach it, and a split or copied VMA is just one more VMA of the driver.
 //!
+//! That is why the data is an [`Arc`]: `vm_ops->open` cannot fail, and core mm copies VMAs the
+//! driver did not ask for (a `fork` after `madvise(MADV_DOFORK)`, the transient copy of a refused
+//! `mremap`), which may end up in another process or be closed by the `mmput_async` worker, so
+//! only a reference count on the data itself keeps it alive for them. `T` can be the object that
+//! holds the driver's state anyway, with the per-mapping state a field of it:
+//! [`VmAreaRef::as_driver_vma`] compares addresses and takes no reference.
+//!
 //! If the driver's `mmap` fails after `set_vm_ops`, the VMA never exists: 6.12's `mmap_region`
 //! frees it without calling `vm_ops->close` (neither does mainline). [`VmAreaNew::mmap_callback`],
 //! through which every Rust `f_op->mmap` runs, gives the data's reference back then;

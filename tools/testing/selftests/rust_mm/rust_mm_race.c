@@ -10,7 +10,7 @@
  *   at the same address of its "region", where a mapper thread maps a file
  *   (MAP_SHARED or MAP_PRIVATE) or anonymous memory with MAP_FIXED, unmaps
  *   all or part of it, tries to split a file's mapping (partial munmap, a
- *   MAP_FIXED mapping over part of it, mprotect or madvise(MADV_DOFORK) on
+ *   MAP_FIXED mapping over part of it, mprotect or madvise(MADV_DONTDUMP) on
  *   part of it: all EINVAL) and to mremap it (growing, duplicating and
  *   MREMAP_DONTUNMAP fail: the VMA is VM_DONTEXPAND; shrinking and moving
  *   fail too: the driver refuses them), drops pages with MADV_DONTNEED, clears
@@ -644,7 +644,7 @@ static void try_split(struct owner *o, unsigned int a, unsigned int b)
 {
 	static const char * const what[] = {
 		"munmap", "MAP_FIXED anonymous mmap", "mprotect(PROT_NONE)",
-		"madvise(MADV_DOFORK)",
+		"madvise(MADV_DONTDUMP)",
 	};
 	char *at = o->region + a * psz;
 	size_t len = (b - a) * psz;
@@ -663,7 +663,8 @@ static void try_split(struct owner *o, unsigned int a, unsigned int b)
 		ret = mprotect(at, len, PROT_NONE);
 		break;
 	default:
-		ret = madvise(at, len, MADV_DOFORK);
+		/* A flag no mapping of the device has: a split, always. */
+		ret = madvise(at, len, MADV_DONTDUMP);
 		break;
 	}
 	if (!ret || errno != EINVAL) {
