@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1143,6 +1145,91 @@ TEST_F(mm, stats_consistent)
 	EXPECT_EQ(st1.inserted, st2.inserted);
 	EXPECT_EQ(st1.held - 2, st2.held);
 	EXPECT_EQ(st1.freed + st1.reclaimed + 2, st2.freed + st2.reclaimed);
+}
+
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+#define CGROUP_DIR	CGROUP_ROOT "/rust_mm_sample_test"
+#define CHARGE_FILES	32
+
+/* The number in the file @path, or -1. */
+static long read_number(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/*
+ * In a cgroup of its own: maps CHARGE_FILES files of the device, then inserts
+ * every page of them, and returns by how much the cgroup's memory.current grew
+ * meanwhile (negative: an error).
+ */
+static long charged_by_inserts(void)
+{
+	size_t len = RUST_MM_SAMPLE_MAX_PAGES * page_size();
+	int f, i, fds[CHARGE_FILES];
+	long before, after;
+
+	if (write_sysctl(CGROUP_DIR "/cgroup.procs", "0"))
+		return -1;
+	/* The files and mappings go away at the child's exit. */
+	for (f = 0; f < CHARGE_FILES; f++) {
+		fds[f] = open_dev();
+		if (fds[f] < 0 ||
+		    map_dev(fds[f], len, PROT_READ, MAP_SHARED, 0) == MAP_FAILED)
+			return -2;
+	}
+	before = read_number(CGROUP_DIR "/memory.current");
+	for (f = 0; f < CHARGE_FILES; f++)
+		for (i = 0; i < RUST_MM_SAMPLE_MAX_PAGES; i++)
+			if (insert(fds[f], i, 'c'))
+				return -3;
+	after = read_number(CGROUP_DIR "/memory.current");
+	if (before < 0 || after < 0)
+		return -4;
+	return after - before;
+}
+
+/*
+ * INSERT charges its pages to the memory cgroup of the process that asks:
+ * a child in a cgroup of its own inserts CHARGE_FILES * MAX_PAGES pages
+ * (2 MiB), and the cgroup's memory.current grows by at least 3/4 of that.
+ * Pages not charged would leave only the child's other charges (page tables,
+ * less than a dozen pages) and a refill of the per-CPU charge stock (64
+ * pages) to show there: at most a quarter of it.
+ */
+TEST_F(mm, pages_charged_to_memcg)
+{
+	long want = CHARGE_FILES * RUST_MM_SAMPLE_MAX_PAGES * self->psz, got = -5;
+	int pipefd[2], status;
+	pid_t pid;
+
+	if (access(CGROUP_ROOT "/cgroup.controllers", F_OK))
+		ASSERT_EQ(0, mount("cgroup2", CGROUP_ROOT, "cgroup2", 0, NULL))
+			TH_LOG("mounting cgroup2: %s (CONFIG_MEMCG?)", strerror(errno));
+	ASSERT_EQ(0, write_sysctl(CGROUP_ROOT "/cgroup.subtree_control", "+memory"));
+	ASSERT_TRUE(!mkdir(CGROUP_DIR, 0755) || errno == EEXIST);
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		got = charged_by_inserts();
+		_exit(write(pipefd[1], &got, sizeof(got)) == sizeof(got) ? 0 : 1);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(sizeof(got), read(pipefd[0], &got, sizeof(got)));
+	close(pipefd[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, rmdir(CGROUP_DIR)) TH_LOG("rmdir %s: %s", CGROUP_DIR, strerror(errno));
+	ASSERT_LE(0, got) TH_LOG("child: -1 = joining the cgroup, -2 = open or mmap, -3 = INSERT, -4 = memory.current");
+	TH_LOG("memory.current grew by %ld kB for %ld kB inserted", got / 1024, want / 1024);
+	EXPECT_LE(want * 3 / 4, got);
 }
 
 TEST_HARNESS_MAIN

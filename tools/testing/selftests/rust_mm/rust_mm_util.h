@@ -46,7 +46,7 @@ static inline void log_stats(const char *what, const struct rust_mm_sample_stats
 		(unsigned long long)st->freed);
 }
 
-/* Writes @val to the /proc/sys file @path; returns 0 or the errno. */
+/* Writes @val to @path (a sysctl, a cgroup file); returns 0 or the errno. */
 static inline int write_sysctl(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
