@@ -495,11 +495,15 @@ impl Mm {
 // These methods require `mm_users` to be non-zero.
 impl MmWithUser {
     /// Calls `f` with the address space of the current task, borrowed for the call only; returns
-    /// [`None`] without calling it if the task has none (a kernel thread).
+    /// [`None`] without calling it if the task has none.
     ///
-    /// This is the scoped form of mainline's `current!().mm()`: no reference count is taken.
-    /// `current->mm` changes only on the task itself (exit, exec, `kthread_use_mm` and
-    /// `kthread_unuse_mm`), none of which can happen inside `f`, and `f` cannot keep the borrow.
+    /// This is the scoped form of mainline's `current!().mm()`. For a user task no reference
+    /// count is taken: `current->mm` changes only on the task itself (exit, exec), which cannot
+    /// happen inside `f`, and `f` cannot keep the borrow. A kernel thread has an address space
+    /// only between `kthread_use_mm` and `kthread_unuse_mm`, which holds just an `mmgrab`
+    /// reference: for it, this takes an `mmget` reference for the call (dropped with
+    /// `mmput_async`, so it never sleeps), and returns [`None`] if the address space is gone.
+    ///
     /// To keep the address space, take a reference inside `f`: [`ARef::from`] for an `mmget`
     /// reference, or `ARef::<Mm>::from(&**mm)` for an `mmgrab` one.
     ///
@@ -534,17 +538,27 @@ impl MmWithUser {
     #[inline]
     pub fn with_current<R>(f: impl FnOnce(&MmWithUser) -> R) -> Option<R> {
         // SAFETY: `get_current` has no safety requirements and returns the current task, which
-        // is valid while it runs. Only the current task writes its own `mm` field, so reading it
-        // here is not a data race.
-        let mm = unsafe { (*bindings::get_current()).mm };
+        // is valid while it runs. Only the current task writes its own `mm` and `flags` fields,
+        // so reading them here is not a data race.
+        let (mm, flags) = unsafe {
+            let task = bindings::get_current();
+            ((*task).mm, (*task).flags)
+        };
         if mm.is_null() {
             return None;
         }
-        // SAFETY: A non-null `current->mm` is a valid `mm_struct` with non-zero `mm_users`: the
-        // task's own reference, or, in a kernel thread between `kthread_use_mm` and
-        // `kthread_unuse_mm`, the one its user holds for that scope. It stays `current->mm`
-        // while `f` runs, since only the current task could change it and `f` has no way to, and
-        // the borrow passed to `f` cannot outlive the call.
+        if flags & bindings::PF_KTHREAD != 0 {
+            // SAFETY: A kernel thread's `mm` is set by `kthread_use_mm`, which holds an `mmgrab`
+            // reference until `kthread_unuse_mm`, and only this thread could call that.
+            let mm = unsafe { Mm::from_raw(mm) }.mmget_not_zero()?;
+            let mm = MmWithUser::use_mmput_async(mm);
+            return Some(f(&mm));
+        }
+        // SAFETY: The `mm` of a task that is not a kernel thread is a valid `mm_struct` on which
+        // the task holds an `mmget` reference (taken by `fork` or `exec`, dropped by the task
+        // itself in `exit_mm` after clearing the field), so `mm_users` is non-zero. It stays
+        // `current->mm` while `f` runs, since only the current task could change it (exit,
+        // exec) and `f` has no way to, and the borrow passed to `f` cannot outlive the call.
         Some(f(unsafe { MmWithUser::from_raw(mm) }))
     }
 
