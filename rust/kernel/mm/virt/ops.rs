@@ -22,7 +22,7 @@
 //!
 //! Every VMA with these operations owns one reference on the `Arc<T>`: `set_vm_ops` moves one in;
 //! `vm_ops->open`, which the kernel calls when it copies a VMA (on `fork` without `VM_DONTCOPY`,
-//! on `mremap`, and for the second half when it splits one), takes another; `vm_ops->close`
+//! on `mremap`, and for the new part when it splits one), takes another; `vm_ops->close`
 //! drops the VMA's reference after calling [`VmOperations::close`]. So `T` lives as long as any
 //! VMA that can reach it, and a split or copied VMA is just one more VMA of the driver.
 //!
@@ -39,13 +39,15 @@
 //! [`VmOperations::close`] does not run, as no C driver's `close` would.
 //!
 //! `set_vm_ops` also sets `VM_MIXEDMAP`, so that pages can be inserted under a read lock. The
-//! flag is in `VM_SPECIAL`, so core mm never merges the VMA with a neighbour (a merge right after
-//! `f_op->mmap` would free the new VMA without `close`, leaking its reference), nor grows it in
-//! place. Whether `mremap` may grow the mapping at all is the driver's choice: without
-//! `VM_DONTEXPAND` ([`VmAreaNew::set_dontexpand`]), growing moves it to a larger VMA, which
-//! [`VmOperations::open`] and [`VmOperations::mremap`] see like any move; with it, `mremap`
-//! fails with `EFAULT`, and so does `mremap` with `old_len == 0`, which would otherwise make a
-//! second VMA of a shared mapping.
+//! flag is in `VM_SPECIAL`, so core mm never merges the VMA with another (a merge right after
+//! `f_op->mmap` would free the new VMA without `close`, leaking its reference; the target of an
+//! `mremap` merged into a neighbour would not be a VMA of `T`), nor grows it in place. Whether
+//! `mremap` may grow it at all is the driver's choice. Without `VM_DONTEXPAND`, growing fails with
+//! `ENOMEM` where there is room after the VMA, and moves it to a larger VMA (with
+//! `MREMAP_MAYMOVE`) where there is not, which [`VmOperations::open`] and
+//! [`VmOperations::mremap`] see like any move; and `mremap` with `old_len == 0` of a shared
+//! mapping makes a second VMA of the same range, which `open` sees, while the first stays. With
+//! `VM_DONTEXPAND` ([`VmAreaNew::set_dontexpand`]), both fail with `EFAULT`.
 //!
 //! # Binder-style page insertion
 //!
@@ -153,8 +155,11 @@ impl VmFaultError {
 /// defaults keep every VMA: splits and moves are allowed, `open` and `close` do nothing.
 ///
 /// Every method runs with at least the mmap read lock or the VMA's lock held, on any thread that
-/// touches the mapping: hence `Send + Sync`. None of them may take the mmap lock of the address
-/// space of the VMA, or touch its user memory.
+/// touches the mapping: hence `Send + Sync`. None of them may lock the address space of the VMA
+/// (its mmap lock, or a VMA lock through [`MmWithUser::with_current`]), or touch its user memory:
+/// core mm holds its mmap lock, and is in the middle of changing it.
+///
+/// [`MmWithUser::with_current`]: crate::mm::MmWithUser::with_current
 ///
 /// # Examples
 ///
@@ -230,7 +235,7 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
     ///   `madvise(MADV_DOFORK)` clears), in the child's address space; core mm copies the
     ///   parent's page table entries into it afterwards, so the child sees the pages the parent
     ///   had mapped;
-    /// - on a split (a partial `munmap`, `mprotect`, `mlock` or `madvise`) that
+    /// - on a split (a partial `munmap`, `mprotect` or `madvise`, among others) that
     ///   [`may_split`](VmOperations::may_split) allowed, the part that becomes a VMA of its own,
     ///   the lower or the upper one: the original VMA still spans both parts during the call,
     ///   and is shrunk to the other part right after;
@@ -288,9 +293,13 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
 
     /// Core mm is about to split `vma` at `addr`: return an error to refuse.
     ///
-    /// A partial `munmap`, `mprotect`, `mlock` or `madvise`, and an `mremap` of part of the VMA,
-    /// split it first; if this returns an error, that system call fails with it and the VMA is
-    /// left as it was. Unmapping the whole VMA does not ask. By default, splits are allowed.
+    /// What changes part of a VMA splits it first: `munmap`, a `MAP_FIXED` mapping, `mprotect`, a
+    /// `madvise` that changes flags, `mbind`, `mseal` or `prctl(PR_SET_VMA)` on part of it, and an
+    /// `mremap` of part of it or that shrinks it (`mlock` leaves `VM_MIXEDMAP` VMAs alone). If this
+    /// returns an error, that call fails with it; the VMA is as it was, except that a split at the
+    /// other end of the range, which this allowed first, is not undone. Unmapping the whole VMA
+    /// does not ask. By default, splits are allowed. (An `mremap` with `old_len == 0` asks too,
+    /// with `addr` the start of the range, which may be `vma`'s own start: see the module docs.)
     ///
     /// # Context
     ///
@@ -305,8 +314,10 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
     /// When this runs, `vma` (which [`open`](VmOperations::open) saw) maps the pages and the old
     /// VMA is still there. If this returns an error, core mm moves the page table entries back,
     /// [`close`](VmOperations::close) runs for `vma`, and `mremap` fails with the error: the old
-    /// VMA stays as it was. If it returns `Ok`, `close` runs for the old VMA. By default, moves
-    /// are allowed.
+    /// VMA keeps its pages (with `MREMAP_FIXED`, what was at the target was unmapped before). If
+    /// it returns `Ok`, core mm unmaps the old range (`close` for the old VMA, after splitting it
+    /// if only part of it moved), unless `MREMAP_DONTUNMAP` keeps the old VMA, empty. By default,
+    /// moves are allowed.
     ///
     /// # Context
     ///
@@ -480,17 +491,18 @@ unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct
 /// # Safety
 ///
 /// Called by core mm once per VMA, on a VMA whose `vm_ops` are a [`VmOpsTable<T>`], that is
-/// being removed (detached from the VMA tree and write-locked, or never linked into it), with the
-/// mmap lock held (for write, or for read after `munmap`'s downgrade).
+/// being removed: detached from the VMA tree and write-locked, with the mmap lock held (for write,
+/// or for read after `munmap`'s downgrade); never linked into it; or, in `exit_mmap`, still in the
+/// tree of an address space whose `mm_users` is zero, with the mmap write lock held.
 unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
     // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
     let data = unsafe { vma_data::<T>(vma) };
-    // SAFETY: The VMA is valid for the duration of the call. It is detached (or was never
-    // linked), so no lookup reaches it, and nothing changes its fields but the thread removing
-    // it, which is this one.
+    // SAFETY: The VMA is valid for the duration of the call. No other thread reaches it: it is
+    // detached (or was never linked), or its address space has no users left to look it up or
+    // fault on it; and nothing changes its fields but the thread removing it, which is this one.
     data.close(unsafe { VmAreaInfo::from_raw(vma) });
     // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close` is
-    // the last time core mm hands it to us; nothing else reaches the detached VMA, and
+    // the last time core mm hands it to us; as above, nothing else reaches the VMA, and
     // `vma_close` replaces its `vm_ops` right after: give the reference back.
     unsafe { drop_data::<T>(vma) };
 }
@@ -517,12 +529,15 @@ unsafe extern "C" fn vm_may_split<T: VmOperations>(
 ///
 /// # Safety
 ///
-/// Called by core mm (`move_vma`) on the target VMA of a move, whose `vm_ops` are a
-/// [`VmOpsTable<T>`] and that `vm_open` saw, with the mmap write lock held.
+/// Called by core mm (`move_vma`), through the `vm_ops` of the source VMA, a [`VmOpsTable<T>`],
+/// on the target VMA of a move, with the mmap write lock held. The target is a copy of the source
+/// that `vm_open` saw, with the same `vm_ops` and data: `copy_vma` merges no `VM_MIXEDMAP` VMA
+/// into a neighbour, and `set_vm_ops` set that flag, which nothing clears.
 unsafe extern "C" fn vm_mremap<T: VmOperations>(
     vma: *mut bindings::vm_area_struct,
 ) -> crate::ffi::c_int {
-    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
+    // SAFETY: The target's `vm_ops` are a `VmOpsTable<T>` (see the safety requirements), so its
+    // private data is an `Arc<T>` it owns.
     let data = unsafe { vma_data::<T>(vma) };
     // SAFETY: The VMA is valid for the duration of the call; the mmap write lock, which this
     // thread holds, is needed to change its fields.
@@ -815,10 +830,11 @@ impl VmAreaRef {
         data: &T,
     ) -> Option<&DriverVma<T>> {
         let vma = self.as_ptr();
-        // SAFETY: `VmAreaRef` means the mmap read lock or the VMA's lock is held. `vm_ops` and
-        // `vm_private_data` are written before the VMA is shared (`set_vm_ops`), and when it is
-        // removed (`vm_close`, `vma_close`), after it was detached and write-locked: no lookup
-        // under a read lock or the VMA lock can reach it then, so reading them does not race.
+        // SAFETY: `VmAreaRef` means the mmap read lock or the VMA's lock is held, and `mm_users`
+        // is non-zero. `vm_ops` and `vm_private_data` are written before the VMA is shared
+        // (`set_vm_ops`), and when it is removed (`vm_close`, `vma_close`): after it was detached
+        // and write-locked, or in `exit_mmap`, once `mm_users` is zero. No lookup under a read
+        // lock or the VMA lock can reach it then, so reading them does not race.
         let (vm_ops, private) = unsafe { ((*vma).vm_ops, (*vma).vm_private_data) };
         if vm_ops != ops.as_raw() || !core::ptr::eq(private.cast_const().cast::<T>(), data) {
             return None;
