@@ -45,7 +45,7 @@
 #define MAX_PAGES RUST_MM_SAMPLE_MAX_PAGES
 
 /* The driver's counters, for STATS. */
-static atomic64_t held, inserted, zapped, reclaimed, freed;
+static atomic64_t held, inserted, zapped, reclaimed, freed, files;
 
 /* An open file of the device. It is also the data of its mapping's VMA. */
 struct cms_file {
@@ -56,6 +56,7 @@ struct cms_file {
 	unsigned long npages;		/* how many pages it has */
 	bool mapped;			/* set by mmap, cleared by close */
 	struct page *pages[MAX_PAGES];	/* the driver's reference to each */
+	unsigned long busy;		/* indices an INSERT or ZAP works on */
 	struct mutex source_lock;	/* protects source */
 	u8 *source;			/* PAGE_SIZE bytes for INSERT */
 };
@@ -75,6 +76,7 @@ static void cms_free(struct kref *ref)
 
 	kfree(f->source);
 	kfree(f);
+	atomic64_dec(&files);
 }
 
 static void cms_vm_open(struct vm_area_struct *vma)
@@ -142,13 +144,16 @@ static bool cms_own_vma(struct vm_area_struct *vma, struct cms_file *f)
 
 /*
  * The stashed mm, with an mmgrab reference, and the address of page index, if
- * index is in the mapping. Called with f->lock held.
+ * index is in the mapping, and a claim on index, as the sample's
+ * SampleFile::claim(). Called with f->lock held.
  */
-static int cms_locate(struct cms_file *f, unsigned long index,
-		      struct mm_struct **mm, unsigned long *addr)
+static int cms_claim(struct cms_file *f, unsigned long index,
+		     struct mm_struct **mm, unsigned long *addr)
 {
 	if (!f->mm || !f->mapped || index >= f->npages)
 		return -EINVAL;
+	if (__test_and_set_bit(index, &f->busy))
+		return -EBUSY;
 	mmgrab(f->mm);
 	*mm = f->mm;
 	*addr = f->start + index * PAGE_SIZE;
@@ -229,6 +234,14 @@ static void cms_record(struct cms_file *f, unsigned long index,
 }
 
 /* Inserts page at addr of the file's VMA vma and records it. */
+/* Drops the claim on index, as dropping the sample's Claim does. */
+static void cms_unclaim(struct cms_file *f, unsigned long index)
+{
+	spin_lock(&f->lock);
+	__clear_bit(index, &f->busy);
+	spin_unlock(&f->lock);
+}
+
 static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
 			   unsigned long index, unsigned long addr,
 			   struct page *page)
@@ -260,7 +273,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 
 	/* No check for a page held at index: see MADV_DONTNEED in cms_record(). */
 	spin_lock(&f->lock);
-	ret = cms_locate(f, index, &mm, &addr);
+	ret = cms_claim(f, index, &mm, &addr);
 	spin_unlock(&f->lock);
 	if (ret)
 		return ret;
@@ -302,6 +315,7 @@ out_free:
 		__free_page(page);
 out_mmdrop:
 	mmdrop(mm);
+	cms_unclaim(f, index);
 	return ret;
 }
 
@@ -337,7 +351,7 @@ static int cms_zap_one(struct cms_file *f, unsigned long index)
 	int ret;
 
 	spin_lock(&f->lock);
-	ret = cms_locate(f, index, &mm, &addr);
+	ret = cms_claim(f, index, &mm, &addr);
 	spin_unlock(&f->lock);
 	if (ret)
 		return ret;
@@ -360,6 +374,7 @@ static int cms_zap_one(struct cms_file *f, unsigned long index)
 	mmput_async(mm);
 out_mmdrop:
 	mmdrop(mm);
+	cms_unclaim(f, index);
 	return ret;
 }
 
@@ -374,6 +389,7 @@ static int cms_open(struct inode *inode, struct file *file)
 		kfree(f);
 		return -ENOMEM;
 	}
+	atomic64_inc(&files);
 	kref_init(&f->ref);
 	spin_lock_init(&f->lock);
 	mutex_init(&f->source_lock);
@@ -455,6 +471,7 @@ static long cms_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		stats.zapped = atomic64_read(&zapped);
 		stats.reclaimed = atomic64_read(&reclaimed);
 		stats.freed = atomic64_read(&freed);
+		stats.files = atomic64_read(&files);
 		if (copy_to_user((void __user *)arg, &stats, sizeof(stats)))
 			return -EFAULT;
 		return 0;

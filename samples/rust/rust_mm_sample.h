@@ -6,19 +6,24 @@
  * A process maps the device read-only (PROT_READ, MAP_SHARED or MAP_PRIVATE,
  * at most RUST_MM_SAMPLE_MAX_PAGES pages, offset 0) once per open file: a
  * writable, executable or larger mapping, or another offset, fails with
- * EINVAL, and a second mapping while the first exists with EBUSY. The
- * mapping starts empty: touching a page that the driver has not inserted
- * gives SIGBUS. The ioctls insert and zap pages of that mapping by index.
+ * EINVAL (PROT_EXEC fails with EPERM instead if /dev is mounted noexec, and
+ * under the READ_IMPLIES_EXEC personality PROT_READ means PROT_EXEC), and a
+ * second mapping while the first exists with EBUSY. The mapping starts
+ * empty: touching a page that the driver has not inserted gives SIGBUS. The
+ * ioctls insert and zap pages of that mapping by index.
  *
  * The mapping stays one piece, in one place, read-only and not executable:
  * - mprotect(PROT_WRITE) and mprotect(PROT_EXEC) fail with EACCES;
- * - what would split it fails with EINVAL: munmap, mprotect, mlock or
- *   madvise of a part that changes its flags, mremap of a part;
- * - mremap to another address fails with EINVAL, and so does shrinking it;
- *   growing it fails with EFAULT. The mapping is left as it was.
- * Only munmap of the whole mapping (or the process's exit, or MAP_FIXED over
- * it) ends it: then the driver frees its pages (counted in freed) and the
- * file may be mapped again.
+ * - what would split it fails with EINVAL and leaves it as it was: munmap,
+ *   MAP_FIXED mappings, mprotect, or madvise that changes flags, on part of
+ *   it; mremap of part of it, or shrinking it (mlock of part of it does
+ *   nothing, as for every mapping of this kind, and succeeds);
+ * - mremap to another address fails with EINVAL and leaves it as it was
+ *   (with MREMAP_FIXED, whatever was at the target is unmapped first), and
+ *   growing it fails with EFAULT.
+ * Only munmap of the whole mapping (or MAP_FIXED over all of it, exec, or
+ * the process's exit) ends it: then the driver frees its pages (counted in
+ * freed) and the file may be mapped again.
  *
  * fork does not copy the mapping. After madvise(MADV_DOFORK) it does: the
  * child's copy shows the pages mapped at the fork and nothing inserted or
@@ -52,15 +57,21 @@ struct rust_mm_sample_stats {
 	__u64 inserted;		/* pages inserted */
 	__u64 zapped;		/* pages removed by RUST_MM_SAMPLE_ZAP */
 	__u64 reclaimed;	/* pages removed by the shrinker */
-	__u64 freed;		/* pages freed when the mapping went away, or
-				 * replaced by INSERT after MADV_DONTNEED */
+	/*
+	 * pages freed when the mapping went away, or replaced by INSERT after
+	 * MADV_DONTNEED
+	 */
+	__u64 freed;
+	/* open files of the device, and closed ones the driver still keeps */
+	__u64 files;
 };
 
 /*
  * Allocates a page, fills it and inserts it at index under the per-VMA lock
  * (or the mmap read lock). Errors: EINVAL (index out of range or no mapping
- * yet), EBUSY (a page is mapped there), ESRCH (the address space is gone),
- * ENXIO (the VMA at the address is not this file's mapping), ENOMEM.
+ * yet), EBUSY (a page is mapped there, or another INSERT or ZAP of this file
+ * is working on that index), ESRCH (the address space is gone), ENXIO (the
+ * VMA at the address is not this file's mapping), ENOMEM.
  */
 #define RUST_MM_SAMPLE_INSERT _IOW('|', 0x81, struct rust_mm_sample_insert)
 /* The same, through the mmap write lock. */

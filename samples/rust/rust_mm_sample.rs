@@ -8,8 +8,8 @@
 //!   `VM_MAYEXEC` cleared), not copied on fork, with the sample's VMA operations, and remembers
 //!   the process's `mm` and where the mapping starts.
 //! - The mapping stays one VMA in one place: the VMA operations refuse splits (a partial
-//!   `munmap`, `mprotect`, `mlock` or `madvise` fails with `EINVAL`) and moves (`mremap` fails
-//!   with `EINVAL`). A fault is `SIGBUS`.
+//!   `munmap`, `mprotect` or `madvise` fails with `EINVAL`) and moves (`mremap` fails with
+//!   `EINVAL`). A fault is `SIGBUS`.
 //! - Only the close of that VMA makes the driver forget the mapping and free its pages: a copy
 //!   that a `fork` made after `madvise(MADV_DOFORK)`, or the target of a refused `mremap`, is
 //!   another VMA, and its close changes nothing. A forked copy shows the pages that were mapped
@@ -18,6 +18,8 @@
 //!   context: `mmget_not_zero`, the per-VMA lock (or the mmap read lock, or on request the mmap
 //!   write lock), `vma_lookup`, the check that the VMA is this file's mapping, `vm_insert_page`.
 //! - `ZAP` takes a page back under the mmap read lock. Every page is looked up at its own address.
+//!   An `INSERT`, a `ZAP` or the shrinker claims the page's index while it changes the page tables
+//!   and the driver's record of them, so that the two agree.
 //! - After userspace dropped a page with `madvise(MADV_DONTNEED)`, reading it gives `SIGBUS`; the
 //!   driver still holds the page until `ZAP`, the shrinker or the close of the mapping frees it,
 //!   or an `INSERT` at its index maps a new page in its place.
@@ -81,9 +83,10 @@ struct Stats {
     zapped: u64,
     reclaimed: u64,
     freed: u64,
+    files: u64,
 }
 
-// SAFETY: `Stats` is five `u64`s without padding: it has no uninitialized bytes.
+// SAFETY: `Stats` is six `u64`s without padding: it has no uninitialized bytes.
 unsafe impl AsBytes for Stats {}
 
 const INSERT: u32 = _IOW::<InsertArgs>(b'|' as u32, 0x81);
@@ -97,6 +100,8 @@ static INSERTED: AtomicU64 = AtomicU64::new(0);
 static ZAPPED: AtomicU64 = AtomicU64::new(0);
 static RECLAIMED: AtomicU64 = AtomicU64::new(0);
 static FREED: AtomicU64 = AtomicU64::new(0);
+/// The [`SampleFile`]s that exist: open files, and closed ones that something still holds.
+static FILES: AtomicU64 = AtomicU64::new(0);
 
 /// Takes `n` pages off `HELD` and adds them to `counter`.
 fn give_back(counter: &AtomicU64, n: usize) {
@@ -117,13 +122,17 @@ struct Mapping {
     mapped: bool,
     /// The pages inserted into the mapping. The driver keeps its own reference to each.
     pages: [Option<Page>; MAX_PAGES],
+    /// The indices with a [`Claim`]: an `INSERT`, `ZAP` or reclaim is working on them.
+    busy: [bool; MAX_PAGES],
 }
 
 impl Mapping {
     /// Whether `vma` is this file's own mapping, and not a copy of it in a child's address space
     /// or the target of a refused move.
     fn is_own(&self, vma: &VmAreaInfo) -> bool {
-        self.mapped && vma.start() == self.start && self.mm.as_ref().is_some_and(|mm| mm.is_same_mm(vma))
+        self.mapped
+            && vma.start() == self.start
+            && self.mm.as_ref().is_some_and(|mm| mm.is_same_mm(vma))
     }
 
     /// Takes every page out, to be freed by the caller once no lock is held.
@@ -144,12 +153,40 @@ impl Mapping {
     }
 }
 
+/// One page index of a file's mapping that an `INSERT`, a `ZAP` or the shrinker works on.
+///
+/// Changing the page tables and recording the change are two steps, under the mmap lock or the
+/// VMA lock, which other ioctls and the shrinker hold at the same time: while one of them has a
+/// claim on an index, the others leave that index alone (`EBUSY`, or the shrinker skips it), so
+/// the page the driver holds at an index is the one that `vm_insert_page` mapped there, unless
+/// userspace dropped it (`MADV_DONTNEED`). Dropping the claim releases the index.
+struct Claim<'a> {
+    file: &'a SampleFile,
+    index: usize,
+}
+
+impl<'a> Claim<'a> {
+    /// Claims `index` of `file`'s mapping, with `mapping` (its lock) held.
+    fn new(file: &'a SampleFile, mapping: &mut Mapping, index: usize) -> Option<Self> {
+        if core::mem::replace(&mut mapping.busy[index], true) {
+            return None;
+        }
+        Some(Self { file, index })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.file.mapping.lock().busy[self.index] = false;
+    }
+}
+
 /// An open file of the device. It is also the data of its mapping's VMA.
 ///
 /// Lock order: the mmap lock (or a VMA lock) before `mapping`, never the other way, because core
 /// mm calls [`VmOperations::close`] with the mmap lock held; and before [`Registry::holding`].
 /// `mapping` and `holding` are never held together; `source` is taken with no other lock held.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 struct SampleFile {
     #[pin]
     mapping: SpinLock<Mapping>,
@@ -162,6 +199,13 @@ struct SampleFile {
     /// Whether it is in [`Registry::holding`] (or the shrinker has just taken it out).
     #[pin]
     tracker: AtomicTracker,
+}
+
+#[pinned_drop]
+impl PinnedDrop for SampleFile {
+    fn drop(self: Pin<&mut Self>) {
+        FILES.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl_has_list_links! {
@@ -210,7 +254,7 @@ struct Registry {
     /// The files that hold pages, in the order they got their first one. A file is added, without
     /// allocating, when it gets a page while it is not in the list, and taken out by the
     /// shrinker, which puts it back at the end if pages are left. A file whose pages went away
-    /// otherwise (`ZAP`, `close`) stays until the shrinker comes to it.
+    /// otherwise (`ZAP`, `close`) stays until the shrinker comes to it or the file is released.
     #[pin]
     holding: SpinLock<List<SampleFile>>,
 }
@@ -263,7 +307,7 @@ impl SampleFile {
         let index = args.index as usize;
         // No check that the driver holds no page at `index`: after `MADV_DONTNEED` it holds one
         // that is no longer mapped. `vm_insert_page` refuses an address that is mapped (`EBUSY`).
-        let (mm, addr) = this.mapping.lock().locate(index)?;
+        let (claim, mm, addr) = this.claim(index)?;
         let page = this.filled_page(args.fill as u8)?;
 
         // The process may have exited. Drop the `mmget` reference with `mmput_async`: this may
@@ -272,64 +316,74 @@ impl SampleFile {
         if write_locked {
             let mut guard = mm.mmap_write_lock();
             let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
-            Self::insert_into(this, vma, index, addr, page)
+            Self::insert_into(this, vma, claim, addr, page)
         } else if let Some(vma) = mm.lock_vma_under_rcu(addr) {
-            Self::insert_into(this, &vma, index, addr, page)
+            Self::insert_into(this, &vma, claim, addr, page)
         } else {
             let guard = mm.mmap_read_lock();
             let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
-            Self::insert_into(this, vma, index, addr, page)
+            Self::insert_into(this, vma, claim, addr, page)
         }
     }
 
-    /// Inserts `page` at `addr` of `vma` if `vma` is this file's mapping, and records it as page
-    /// `index`. The borrow of `vma` proves that a lock on it is held.
+    /// Claims `index` of the mapping: returns the claim, the stashed `mm` and the address of the
+    /// page. Fails with `EINVAL` if `index` is not in the mapping, `EBUSY` if it is claimed.
+    fn claim(&self, index: usize) -> Result<(Claim<'_>, ARef<Mm>, usize)> {
+        let mut mapping = self.mapping.lock();
+        let (mm, addr) = mapping.locate(index)?;
+        let claim = Claim::new(self, &mut mapping, index).ok_or(EBUSY)?;
+        Ok((claim, mm, addr))
+    }
+
+    /// Inserts `page` at `addr` of `vma` if `vma` is this file's mapping, and records it at the
+    /// claimed index. The borrow of `vma` proves that a lock on it is held.
     fn insert_into(
         this: ArcBorrow<'_, Self>,
         vma: &VmAreaRef,
-        index: usize,
+        claim: Claim<'_>,
         addr: usize,
         page: Page,
     ) -> Result {
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
         vma.vm_insert_page(addr, &page)?;
-        Self::record(this, index, page);
+        Self::record(this, &claim, page);
         Ok(())
     }
 
-    /// Remembers a page that was just inserted, with a lock on its VMA held (so the mapping
-    /// cannot have been closed since the lookup), and makes the file known to the shrinker.
-    fn record(this: ArcBorrow<'_, Self>, index: usize, page: Page) {
-        let old = this.mapping.lock().pages[index].replace(page);
+    /// Remembers a page that was just inserted at the claimed index, with a lock on its VMA held
+    /// (so the mapping cannot have been closed since the lookup), and makes the file known to the
+    /// shrinker.
+    fn record(this: ArcBorrow<'_, Self>, claim: &Claim<'_>, page: Page) {
+        let old = this.mapping.lock().pages[claim.index].replace(page);
         registry().add(this);
         INSERTED.fetch_add(1, Ordering::Relaxed);
         HELD.fetch_add(1, Ordering::Relaxed);
-        // `vm_insert_page` refuses an address that is mapped, so an old page here was dropped by
-        // userspace (`MADV_DONTNEED`): free it.
+        // `vm_insert_page` refuses an address that is mapped, and the claim kept `ZAP` and the
+        // shrinker away, so an old page here was dropped by userspace (`MADV_DONTNEED`): free it.
         if old.is_some() {
             give_back(&FREED, 1);
         }
         drop(old);
     }
 
-    /// Zaps page `index`, at `addr` of `vma`, and drops the driver's reference to it. Returns
-    /// how many pages the driver held there (0 or 1).
-    fn zap_page(&self, vma: &DriverVma<Self>, index: usize, addr: usize) -> usize {
+    /// Zaps the claimed page, at `addr` of `vma`, and drops the driver's reference to it.
+    /// Returns how many pages the driver held there (0 or 1).
+    fn zap_page(&self, vma: &DriverVma<Self>, claim: &Claim<'_>, addr: usize) -> usize {
         if vma.zap_page_range_single(addr, PAGE_SIZE).is_err() {
             return 0;
         }
-        let page = self.mapping.lock().pages[index].take();
+        let page = self.mapping.lock().pages[claim.index].take();
         usize::from(page.is_some())
     }
 
     /// `ZAP`.
     fn zap_one(this: ArcBorrow<'_, Self>, index: usize) -> Result {
-        let (mm, addr) = this.mapping.lock().locate(index)?;
+        let (claim, mm, addr) = this.claim(index)?;
         let mm = MmWithUser::use_mmput_async(mm.mmget_not_zero().ok_or(ESRCH)?);
         let guard = mm.mmap_read_lock();
         let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
-        let n = this.zap_page(vma, index, addr);
+        let n = this.zap_page(vma, &claim, addr);
         drop(guard);
         give_back(&ZAPPED, n);
         if n == 0 {
@@ -368,11 +422,16 @@ impl SampleFile {
             if n == max {
                 break;
             }
+            // An index that an ioctl works on is left to it.
+            let claim = Claim::new(self, &mut self.mapping.lock(), index);
+            let Some(claim) = claim else {
+                continue;
+            };
             // Each page at its own address.
             let addr = start + index * PAGE_SIZE;
             if let Some(vma) = guard.vma_lookup(addr) {
                 if let Some(vma) = vma.as_driver_vma(&VM_OPS, self) {
-                    n += self.zap_page(vma, index, addr);
+                    n += self.zap_page(vma, &claim, addr);
                 }
             }
         }
@@ -387,8 +446,8 @@ impl MiscDevice for SampleFile {
     type Ptr = Arc<SampleFile>;
 
     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<Arc<SampleFile>> {
-        let source = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-        Arc::pin_init(
+        let source = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL_ACCOUNT)?;
+        let file = Arc::pin_init(
             pin_init!(SampleFile {
                 mapping <- new_spinlock!(Mapping {
                     mm: None,
@@ -396,18 +455,26 @@ impl MiscDevice for SampleFile {
                     npages: 0,
                     mapped: false,
                     pages: [const { None }; MAX_PAGES],
+                    busy: [false; MAX_PAGES],
                 }),
                 source <- new_mutex!(source),
                 links <- ListLinks::new(),
                 tracker <- AtomicTracker::new(),
             }),
             GFP_KERNEL,
-        )
+        )?;
+        // Counted once it exists: `PinnedDrop` runs only for a file that was initialised.
+        FILES.fetch_add(1, Ordering::Relaxed);
+        Ok(file)
     }
 
     fn release(file: Arc<SampleFile>) {
-        // The mapping is gone too (it holds a reference to the file), so there are no pages; the
-        // registry may still have the file until the shrinker comes to it.
+        // The mapping is gone too (it holds a reference to the file), so there are no pages; but
+        // the registry may still have the file, from pages that `ZAP` or `close` freed.
+        // SAFETY: `holding` of the one registry is the only `List<SampleFile>` (ID 0), so `file`
+        // is in it or in no list.
+        let listed = unsafe { registry().holding.lock().remove(&file) };
+        drop(listed);
         let mm = file.mapping.lock().mm.take();
         drop(mm);
     }
@@ -435,7 +502,11 @@ impl MiscDevice for SampleFile {
             mapping.mm.replace(ARef::from(&**vma.mm()))
         };
         drop(old);
-        vma.set_vm_ops(&VM_OPS, file.into())?;
+        if let Err(e) = vma.set_vm_ops(&VM_OPS, file.into()) {
+            // No mapping after all.
+            file.mapping.lock().mapped = false;
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -455,6 +526,7 @@ impl MiscDevice for SampleFile {
                     zapped: ZAPPED.load(Ordering::Relaxed),
                     reclaimed: RECLAIMED.load(Ordering::Relaxed),
                     freed: FREED.load(Ordering::Relaxed),
+                    files: FILES.load(Ordering::Relaxed),
                 };
                 UserSlice::new(arg, core::mem::size_of::<Stats>())
                     .writer()
@@ -478,21 +550,25 @@ impl Shrinker for Registry {
     fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
         let nr_to_scan = sc.nr_to_scan();
         let mut freed = 0;
-        // At most `nr_to_scan` files, whatever they give: one whose mmap lock is contended is put
-        // back at the end, and may come round again.
-        for _ in 0..nr_to_scan {
-            if freed >= nr_to_scan {
-                break;
-            }
+        while freed < nr_to_scan {
             let Some(file) = self.holding.lock().pop_front() else {
                 break;
             };
             // Out of the list: `record` puts the file back itself from now on.
             let file = file.into_arc();
-            freed += file.reclaim(nr_to_scan - freed);
+            let n = file.reclaim(nr_to_scan - freed);
+            freed += n;
             if file.holds_pages() {
                 self.add(file.as_arc_borrow());
+                if n == 0 {
+                    // Its mmap lock or its pages are busy: it went to the back of the list, and
+                    // the next pass starts with the others.
+                    break;
+                }
             }
+        }
+        if freed == 0 {
+            return ScanResult::Stop;
         }
         ScanResult::Freed(freed)
     }

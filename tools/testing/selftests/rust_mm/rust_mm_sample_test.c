@@ -609,7 +609,15 @@ static unsigned long maps_end(void *addr)
  * of @fills (0: none) readable; the counters did not move since @before; and
  * a second mmap of the file is still EBUSY.
  */
-static void expect_intact(struct __test_metadata *_metadata, FIXTURE_DATA(mm) *self,
+struct mapping_of_file {
+	int fd;
+	char *map;
+	size_t len;
+	long psz;
+};
+
+static void expect_intact(struct __test_metadata *_metadata,
+			  const struct mapping_of_file *self,
 			  const unsigned char *fills,
 			  const struct rust_mm_sample_stats *before)
 {
@@ -646,6 +654,9 @@ TEST_F(mm, split_refused)
 	struct rust_mm_sample_stats before, after;
 	char *p;
 	int i;
+	const struct mapping_of_file m = {
+		self->fd, self->map, self->len, self->psz,
+	};
 
 	for (i = 0; i < NPAGES; i++)
 		if (fills[i])
@@ -654,24 +665,24 @@ TEST_F(mm, split_refused)
 
 	EXPECT_EQ(-1, munmap(self->map + self->psz, self->psz));
 	EXPECT_EQ(EINVAL, errno);
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 	EXPECT_EQ(-1, munmap(self->map, 2 * self->psz));
 	EXPECT_EQ(EINVAL, errno);
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 
 	p = mmap(self->map + 3 * self->psz, self->psz, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(EINVAL, errno);
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 
 	EXPECT_EQ(-1, mprotect(self->map + 2 * self->psz, self->psz, PROT_NONE));
 	EXPECT_EQ(EINVAL, errno);
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 
 	EXPECT_EQ(-1, madvise(self->map + 2 * self->psz, 2 * self->psz, MADV_DOFORK));
 	EXPECT_EQ(EINVAL, errno);
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 
 	/* Each page at its own address: zap the last two, insert them anew. */
 	ASSERT_EQ(0, zap(self->fd, 3));
@@ -697,6 +708,9 @@ TEST_F(mm, mremap_refused)
 	static const unsigned char fills[NPAGES] = { 0, 'm', 0, 'o' };
 	struct rust_mm_sample_stats before;
 	char *target, *p;
+	const struct mapping_of_file m = {
+		self->fd, self->map, self->len, self->psz,
+	};
 
 	ASSERT_EQ(0, insert(self->fd, 1, 'm'));
 	ASSERT_EQ(0, insert(self->fd, 3, 'o'));
@@ -709,17 +723,17 @@ TEST_F(mm, mremap_refused)
 	EXPECT_EQ(EINVAL, errno);
 	/* MREMAP_FIXED unmapped the target first; nothing is left there. */
 	EXPECT_EQ(0, maps_has(target));
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 
 	p = mremap(self->map, self->len, self->len - self->psz, 0);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(EINVAL, errno);
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 
 	p = mremap(self->map, self->len, 2 * self->len, MREMAP_MAYMOVE);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(EFAULT, errno);
-	expect_intact(_metadata, self, fills, &before);
+	expect_intact(_metadata, &m, fills, &before);
 
 	/* The mapping is still the one INSERT goes to. */
 	ASSERT_EQ(0, insert(self->fd, 0, 'n'));
@@ -1147,6 +1161,36 @@ TEST_F(mm, stats_consistent)
 	EXPECT_EQ(st1.freed + st1.reclaimed + 2, st2.freed + st2.reclaimed);
 }
 
+/*
+ * A file that had pages, gave them back (ZAP, munmap) and was closed is gone:
+ * the driver keeps no closed file, whatever its shrinker's list saw of it.
+ */
+TEST_F(mm, closed_files_are_freed)
+{
+	struct rust_mm_sample_stats before, after;
+	int round, fd;
+	char *p;
+
+	ASSERT_EQ(0, get_stats(self->fd, &before));
+	for (round = 0; round < 20; round++) {
+		fd = open_dev();
+		ASSERT_LE(0, fd);
+		p = map_dev(fd, self->len, PROT_READ, MAP_SHARED, 0);
+		ASSERT_NE(MAP_FAILED, p);
+		ASSERT_EQ(0, insert(fd, 0, 'f'));
+		ASSERT_EQ(0, insert(fd, 1, 'g'));
+		if (round % 2)
+			ASSERT_EQ(0, zap(fd, 1));
+		ASSERT_EQ(0, munmap(p, self->len));
+		ASSERT_EQ(0, close(fd));
+	}
+	ASSERT_EQ(0, get_stats(self->fd, &after));
+	log_stats("before", &before);
+	log_stats("after", &after);
+	EXPECT_EQ(before.files, after.files);
+	EXPECT_EQ(before.held, after.held);
+}
+
 #define CGROUP_ROOT	"/sys/fs/cgroup"
 #define CGROUP_DIR	CGROUP_ROOT "/rust_mm_sample_test"
 #define CHARGE_FILES	32
@@ -1227,7 +1271,9 @@ TEST_F(mm, pages_charged_to_memcg)
 	close(pipefd[0]);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, rmdir(CGROUP_DIR)) TH_LOG("rmdir %s: %s", CGROUP_DIR, strerror(errno));
-	ASSERT_LE(0, got) TH_LOG("child: -1 = joining the cgroup, -2 = open or mmap, -3 = INSERT, -4 = memory.current");
+	ASSERT_LE(0, got)
+		TH_LOG("child: -1 = joining the cgroup, -2 = open or mmap, -3 = INSERT, %s",
+		       "-4 = reading memory.current");
 	TH_LOG("memory.current grew by %ld kB for %ld kB inserted", got / 1024, want / 1024);
 	EXPECT_LE(want * 3 / 4, got);
 }
