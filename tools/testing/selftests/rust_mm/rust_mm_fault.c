@@ -181,15 +181,7 @@ static int open_dev(void)
 /* The module's reference count: one per open file of the device. */
 static long module_refcnt(void)
 {
-	char buf[32] = "";
-	int fd = open(REFCNT_PATH, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
+	return read_number(REFCNT_PATH);
 }
 
 /* The number of mappings of this process. */

@@ -1195,20 +1195,6 @@ TEST_F(mm, closed_files_are_freed)
 #define CGROUP_DIR	CGROUP_ROOT "/rust_mm_sample_test"
 #define CHARGE_FILES	32
 
-/* The number in the file @path, or -1. */
-static long read_number(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
 /*
  * In a cgroup of its own: maps CHARGE_FILES files of the device, then inserts
  * every page of them, and returns by how much the cgroup's memory.current grew

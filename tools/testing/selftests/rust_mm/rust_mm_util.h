@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -58,6 +59,20 @@ static inline int write_sysctl(const char *path, const char *val)
 		err = errno;
 	close(fd);
 	return err;
+}
+
+/* The number at the start of the file @path, or -1. */
+static inline long read_number(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
 }
 
 #endif /* RUST_MM_UTIL_H */
