@@ -221,6 +221,50 @@ impl VmFaultError {
 /// # Ok::<(), Error>(())
 /// ```
 ///
+/// A driver that allows splits is told which VMA each part is:
+///
+/// ```
+/// use kernel::mm::virt::{VmAreaInfo, VmOperations, VmOpsTable};
+/// use kernel::new_spinlock;
+/// use kernel::page::PAGE_SIZE;
+/// use kernel::sync::{Arc, SpinLock};
+/// # use kernel::mm::virt::{kunit_test_mmap_driver, kunit_test_munmap};
+///
+/// #[pin_data]
+/// struct Parts {
+///     /// The bounds of the last VMA opened and of the last one closed.
+///     #[pin]
+///     seen: SpinLock<[(usize, usize); 2]>,
+/// }
+///
+/// impl VmOperations for Parts {
+///     fn open(&self, vma: &VmAreaInfo) {
+///         self.seen.lock()[0] = (vma.start(), vma.end());
+///     }
+///     fn close(&self, vma: &VmAreaInfo) {
+///         self.seen.lock()[1] = (vma.start(), vma.end());
+///     }
+/// }
+///
+/// static OPS: VmOpsTable<Parts> = VmOpsTable::new();
+///
+/// let parts = Arc::pin_init(pin_init!(Parts { seen <- new_spinlock!([(0, 0); 2]) }), GFP_KERNEL)?;
+/// # let addr = kunit_test_mmap_driver(4 * PAGE_SIZE, &OPS, &parts)?;
+/// // Unmapping the first page splits the VMA: the rest becomes a VMA of its own (`open`), the
+/// // first page's goes (`close`).
+/// # // SAFETY: This test mapped this range.
+/// # unsafe { kunit_test_munmap(addr, PAGE_SIZE)? };
+/// let seen = *parts.seen.lock();
+/// assert_eq!(seen[0], (addr + PAGE_SIZE, addr + 4 * PAGE_SIZE));
+/// assert_eq!(seen[1], (addr, addr + PAGE_SIZE));
+///
+/// // Then the rest goes too.
+/// # // SAFETY: This test mapped this range.
+/// # unsafe { kunit_test_munmap(addr + PAGE_SIZE, 3 * PAGE_SIZE)? };
+/// assert_eq!(parts.seen.lock()[1], (addr + PAGE_SIZE, addr + 4 * PAGE_SIZE));
+/// # Ok::<(), Error>(())
+/// ```
+///
 /// [`open`]: VmOperations::open
 /// [`close`]: VmOperations::close
 /// [`may_split`]: VmOperations::may_split
