@@ -72,7 +72,7 @@ pub mod ops;
 #[doc(hidden)]
 pub use ops::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
 #[doc(no_inline)]
-pub use ops::{DriverVma, VmFaultError, VmOperations, VmOpsTable};
+pub use ops::{DriverVma, VmFault, VmFaultError, VmFaultMapped, VmOperations, VmOpsTable};
 
 /// The integer type used for VMA flags.
 #[doc(inline)]

@@ -120,8 +120,16 @@
 //! [`vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
 
 use super::{VmAreaInfo, VmAreaMixedMap, VmAreaNew, VmAreaRef};
-use crate::{bindings, error::code::EBUSY, error::Result, ffi::c_char, sync::Arc, sync::ArcBorrow};
-use core::{marker::PhantomData, ops::Deref};
+use crate::{
+    bindings,
+    error::code::{EBUSY, ENOMEM},
+    error::Result,
+    ffi::c_char,
+    page::Page,
+    sync::{Arc, ArcBorrow},
+    types::NotThreadSafe,
+};
+use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 
 /// Why a fault in a driver VMA fails.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -370,12 +378,24 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
         Ok(())
     }
 
-    /// A page fault at `address` that the page tables could not resolve.
+    /// A page fault in a VMA of the driver that the page tables could not resolve: nothing is
+    /// mapped at [`VmFault::address`].
     ///
-    /// A driver that inserts its pages itself has nothing to map here: the default answers
-    /// [`VmFaultError::SigBus`].
-    fn fault(&self, _address: usize) -> VmFaultError {
-        VmFaultError::SigBus
+    /// A driver that maps its pages on demand maps one there with [`VmFault::insert_page`], whose
+    /// [`VmFaultMapped`] it returns; the access is then retried and finds the page. Returning an
+    /// error delivers `SIGBUS` or `SIGSEGV` to the process, or lets the out-of-memory handling
+    /// run. A driver that inserts its pages itself, as Binder does, has nothing to map here: the
+    /// default answers [`VmFaultError::SigBus`].
+    ///
+    /// # Context
+    ///
+    /// Runs on the faulting thread, with the VMA's read lock held ([`VmFault::vma_locked`]) or
+    /// else the mmap read lock, and may sleep: allocate with `GFP_KERNEL` here. It must not take
+    /// the mmap lock of the address space or touch its user memory (the fault of a
+    /// `copy_from_user` of the driver's own runs this handler), and must not wait for anything
+    /// that waits for that address space's mmap write lock.
+    fn fault(&self, _vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+        Err(VmFaultError::SigBus)
     }
 }
 
@@ -594,17 +614,209 @@ unsafe extern "C" fn vm_mremap<T: VmOperations>(
 /// # Safety
 ///
 /// Called by core mm with a valid `vmf` for a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with
-/// the mmap read lock or the VMA's lock held.
+/// the mmap read lock or the VMA's lock held, on the faulting thread.
 unsafe extern "C" fn vm_fault<T: VmOperations>(
     vmf: *mut bindings::vm_fault,
 ) -> bindings::vm_fault_t {
-    // SAFETY: `vmf` is valid for the duration of the call, and so is its VMA, which holds a
-    // reference on its data.
-    let (data, address) = unsafe {
-        let vma = (*vmf).__bindgen_anon_1.vma;
-        (vma_data::<T>(vma), (*vmf).__bindgen_anon_1.address)
-    };
-    data.fault(address).to_vm_fault_t()
+    // SAFETY: The caller's guarantees are those of `VmFault::from_raw`, for this call.
+    let fault = unsafe { VmFault::<T>::from_raw(vmf) };
+    match fault.vma().data().fault(&fault) {
+        Ok(VmFaultMapped(())) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
+        Err(e) => e.to_vm_fault_t(),
+    }
+}
+
+/// A page fault in a VMA of the driver, handed to [`VmOperations::fault`].
+///
+/// It gives the faulting address, the kind of fault, the VMA as the driver's own
+/// ([`DriverVma<T>`]: its `vm_ops` are the driver's table of `T`, so no other VMA reaches the
+/// handler), and the one way to resolve the fault, [`VmFault::insert_page`].
+///
+/// # Examples
+///
+/// A driver that fills each page when the process first touches it, and fills it again after
+/// it zapped it:
+///
+/// ```
+/// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+/// use kernel::mm::virt::{VmFault, VmFaultError, VmFaultMapped, VmOperations, VmOpsTable};
+/// use kernel::mm::Mm;
+/// use kernel::page::{Page, PAGE_SIZE};
+/// use kernel::sync::Arc;
+/// use kernel::uaccess::UserSlice;
+/// # use kernel::bindings::{MAP_FIXED, MAP_PRIVATE};
+/// # use kernel::mm::virt::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
+///
+/// /// Every byte of page `i` of the mapping reads `i`.
+/// struct OnDemand {
+///     faults: AtomicUsize,
+/// }
+///
+/// impl VmOperations for OnDemand {
+///     fn fault(&self, vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+///         self.faults.fetch_add(1, Relaxed);
+///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| VmFaultError::Oom)?;
+///         let bytes = [vmf.pgoff() as u8; 8];
+///         // SAFETY: The page was just allocated, nothing else can access it.
+///         unsafe { page.write_raw(bytes.as_ptr(), 0, bytes.len()) }
+///             .map_err(|_| VmFaultError::SigBus)?;
+///         // The page table entry keeps the page; ours is dropped on return.
+///         vmf.insert_page(&page)
+///     }
+/// }
+///
+/// static OPS: VmOpsTable<OnDemand> = VmOpsTable::new();
+///
+/// let data = Arc::new(OnDemand { faults: AtomicUsize::new(0) }, GFP_KERNEL)?;
+/// # let addr = kunit_test_mmap_driver(2 * PAGE_SIZE, &OPS, &data)?;
+/// let mut buf = [0u8; 8];
+/// // The first touch faults the page in; the second finds it.
+/// UserSlice::new(addr + PAGE_SIZE, 8).reader().read_slice(&mut buf)?;
+/// assert_eq!(buf, [1; 8]);
+/// UserSlice::new(addr + PAGE_SIZE, 8).reader().read_slice(&mut buf)?;
+/// assert_eq!(data.faults.load(Relaxed), 1);
+///
+/// // Zapped, it faults in again.
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// {
+///     let guard = mm.mmap_read_lock();
+///     let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
+///     let vma = vma.as_driver_vma(&OPS, &data).ok_or(ENXIO)?;
+///     vma.zap_page_range_single(addr + PAGE_SIZE, PAGE_SIZE)?;
+/// }
+/// UserSlice::new(addr + PAGE_SIZE, 8).reader().read_slice(&mut buf)?;
+/// assert_eq!(buf, [1; 8]);
+/// assert_eq!(data.faults.load(Relaxed), 2);
+///
+/// // Anonymous memory mapped where the driver's mapping was: its faults never reach the driver.
+/// # // SAFETY: This test mapped this range.
+/// # unsafe { kunit_test_munmap(addr, 2 * PAGE_SIZE)? };
+/// # let fixed = (MAP_PRIVATE | MAP_FIXED) as usize;
+/// # assert_eq!(kunit_test_mmap_file(addr, 2 * PAGE_SIZE, fixed, None)?, addr);
+/// UserSlice::new(addr + PAGE_SIZE, 8).reader().read_slice(&mut buf)?;
+/// assert_eq!(buf, [0; 8]);
+/// assert_eq!(data.faults.load(Relaxed), 2);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// A handler that fails: a user access gets `SIGBUS` (or `SIGSEGV`), a kernel access such as
+/// `copy_from_user` gets `EFAULT`, and nothing is mapped.
+///
+/// ```
+/// use kernel::mm::virt::{VmFault, VmFaultError, VmFaultMapped, VmOperations, VmOpsTable};
+/// use kernel::page::PAGE_SIZE;
+/// use kernel::sync::Arc;
+/// use kernel::uaccess::UserSlice;
+/// # use kernel::mm::virt::kunit_test_mmap_driver;
+///
+/// struct OutOfMemory;
+///
+/// impl VmOperations for OutOfMemory {
+///     fn fault(&self, _vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+///         Err(VmFaultError::Oom)
+///     }
+/// }
+///
+/// static OPS: VmOpsTable<OutOfMemory> = VmOpsTable::new();
+///
+/// let data = Arc::new(OutOfMemory, GFP_KERNEL)?;
+/// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &data)?;
+/// let mut buf = [0u8; 8];
+/// assert_eq!(UserSlice::new(addr, 8).reader().read_slice(&mut buf), Err(EFAULT));
+/// assert_eq!(UserSlice::new(addr, 8).reader().read_slice(&mut buf), Err(EFAULT));
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// # Invariants
+///
+/// `vmf` is the `struct vm_fault` of a fault that core mm is handling on the current thread for
+/// `'a`, in a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with the VMA's read lock or the mmap read
+/// lock held.
+pub struct VmFault<'a, T: VmOperations> {
+    vmf: NonNull<bindings::vm_fault>,
+    _p: PhantomData<(&'a bindings::vm_fault, T, NotThreadSafe)>,
+}
+
+/// Proof that a fault handler mapped a page at the faulting address: only
+/// [`VmFault::insert_page`] makes one. Returning it without a page mapped would make the access
+/// fault again, forever.
+pub struct VmFaultMapped(());
+
+impl<'a, T: VmOperations> VmFault<'a, T> {
+    /// # Safety
+    ///
+    /// `vmf` is the `struct vm_fault` that core mm passes to `vm_ops->fault` of a VMA whose
+    /// `vm_ops` are a [`VmOpsTable<T>`], on the current thread, which holds the VMA's read lock or
+    /// the mmap read lock; the result is used only during that call.
+    unsafe fn from_raw(vmf: *mut bindings::vm_fault) -> Self {
+        // INVARIANT: The caller guarantees the invariants. `vmf` is not null: core mm passes the
+        // address of its `struct vm_fault`.
+        Self {
+            // SAFETY: As above, `vmf` is not null.
+            vmf: unsafe { NonNull::new_unchecked(vmf) },
+            _p: PhantomData,
+        }
+    }
+
+    /// The field of `vm_fault` that `f` selects.
+    fn read<R>(&self, f: impl FnOnce(&bindings::vm_fault) -> R) -> R {
+        // SAFETY: By the type invariants `vmf` is valid for `'a`; core mm does not write these
+        // fields while the handler runs on its thread.
+        f(unsafe { self.vmf.as_ref() })
+    }
+
+    /// The faulting address, rounded down to its page.
+    pub fn address(&self) -> usize {
+        self.read(|vmf| vmf.__bindgen_anon_1.address)
+    }
+
+    /// The page offset in the mapped file of the faulting page: the VMA's
+    /// [`pgoff`](super::VmAreaInfo::pgoff) plus the page's index in the VMA.
+    pub fn pgoff(&self) -> usize {
+        self.read(|vmf| vmf.__bindgen_anon_1.pgoff)
+    }
+
+    /// Whether the access that faulted was a write.
+    pub fn is_write(&self) -> bool {
+        self.read(|vmf| vmf.flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0)
+    }
+
+    /// Whether only the VMA's read lock is held (a user access under `CONFIG_PER_VMA_LOCK`), not
+    /// the mmap read lock. Either keeps the VMA from changing; the handler must not take the
+    /// mmap lock in either case.
+    pub fn vma_locked(&self) -> bool {
+        self.read(|vmf| vmf.flags & bindings::fault_flag_FAULT_FLAG_VMA_LOCK != 0)
+    }
+
+    /// The VMA, as the driver's own.
+    pub fn vma(&self) -> &DriverVma<T> {
+        let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
+        // SAFETY: By the type invariants, the VMA's `vm_ops` are a `VmOpsTable<T>`, which only
+        // `set_vm_ops` installs, with `VM_MIXEDMAP`, in the driver's own `f_op->mmap`; and its
+        // read lock or the mmap read lock is held for as long as `self` is borrowed. `mm_users`
+        // is non-zero meanwhile: a fault is handled only for an access made with a user of the
+        // address space (the task's own `mm`, or an `mmget` reference as `access_remote_vm`
+        // takes). Core mm relies on that too: `exit_mmap` does not exclude faults while it
+        // unmaps, under the mmap read lock, the address space whose last user is gone.
+        unsafe { DriverVma::from_vma(VmAreaRef::from_raw(vma)) }
+    }
+
+    /// Maps `page` at the faulting address, and returns the proof to return from the handler.
+    ///
+    /// The page table entry takes a reference on the page of its own: the driver may keep or
+    /// drop its [`Page`], and the page stays mapped until the driver zaps it, userspace unmaps it
+    /// (`munmap`, `MADV_DONTNEED`), or the address space goes away. If another thread's fault
+    /// mapped a page there first, `page` is not mapped and this succeeds too: the access is
+    /// retried and finds that page. Fails with [`VmFaultError::Oom`] if page tables cannot be
+    /// allocated, and with [`VmFaultError::SigBus`] for a page that cannot be mapped (a slab
+    /// or anonymous page).
+    pub fn insert_page(&self, page: &Page) -> Result<VmFaultMapped, VmFaultError> {
+        match self.vma().vm_insert_page(self.address(), page) {
+            Ok(()) | Err(EBUSY) => Ok(VmFaultMapped(())),
+            Err(ENOMEM) => Err(VmFaultError::Oom),
+            Err(_) => Err(VmFaultError::SigBus),
+        }
+    }
 }
 
 impl VmAreaNew {
