@@ -389,8 +389,10 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
     ///
     /// # Context
     ///
-    /// Runs on the faulting thread, with the VMA's read lock held ([`VmFault::vma_locked`]) or
-    /// else the mmap read lock, and may sleep: allocate with `GFP_KERNEL` here. It must not take
+    /// Runs on the faulting thread with at least the mmap read lock held, never with the VMA's
+    /// lock alone: a [`VmOpsTable`] has no `map_pages`, so 6.12 retries a fault taken under the
+    /// per-VMA lock with the mmap lock before it calls `fault` (`vmf_can_call_fault`). It may
+    /// sleep: allocate with `GFP_KERNEL` here. It must not take
     /// the mmap lock of the address space or touch its user memory (the fault of a
     /// `copy_from_user` of the driver's own runs this handler), and must not wait for anything
     /// that waits for that address space's mmap write lock.
@@ -614,7 +616,9 @@ unsafe extern "C" fn vm_mremap<T: VmOperations>(
 /// # Safety
 ///
 /// Called by core mm with a valid `vmf` for a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with
-/// the mmap read lock or the VMA's lock held, on the faulting thread.
+/// the mmap read (or write) lock held, on the faulting thread: a fault taken under the VMA's lock
+/// alone is retried with the mmap lock before `fault` of a VMA without `map_pages` is called
+/// (`vmf_can_call_fault` in `do_read_fault`, `do_cow_fault` and `do_shared_fault`).
 unsafe extern "C" fn vm_fault<T: VmOperations>(
     vmf: *mut bindings::vm_fault,
 ) -> bindings::vm_fault_t {
@@ -647,7 +651,7 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 /// # use kernel::bindings::{MAP_FIXED, MAP_PRIVATE};
 /// # use kernel::mm::virt::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
 ///
-/// /// Every byte of page `i` of the mapping reads `i`.
+/// /// The first 8 bytes of page `i` of the mapping read `i`, the rest zero.
 /// struct OnDemand {
 ///     faults: AtomicUsize,
 /// }
@@ -730,8 +734,8 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 /// # Invariants
 ///
 /// `vmf` is the `struct vm_fault` of a fault that core mm is handling on the current thread for
-/// `'a`, in a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with the VMA's read lock or the mmap read
-/// lock held.
+/// `'a`, in a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with the mmap read (or write) lock
+/// held.
 pub struct VmFault<'a, T: VmOperations> {
     vmf: NonNull<bindings::vm_fault>,
     _p: PhantomData<(&'a bindings::vm_fault, T, NotThreadSafe)>,
@@ -746,8 +750,8 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
     /// # Safety
     ///
     /// `vmf` is the `struct vm_fault` that core mm passes to `vm_ops->fault` of a VMA whose
-    /// `vm_ops` are a [`VmOpsTable<T>`], on the current thread, which holds the VMA's read lock or
-    /// the mmap read lock; the result is used only during that call.
+    /// `vm_ops` are a [`VmOpsTable<T>`], on the current thread, which holds the mmap read (or
+    /// write) lock; the result is used only during that call.
     unsafe fn from_raw(vmf: *mut bindings::vm_fault) -> Self {
         // INVARIANT: The caller guarantees the invariants. `vmf` is not null: core mm passes the
         // address of its `struct vm_fault`.
@@ -781,19 +785,12 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
         self.read(|vmf| vmf.flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0)
     }
 
-    /// Whether only the VMA's read lock is held (a user access under `CONFIG_PER_VMA_LOCK`), not
-    /// the mmap read lock. Either keeps the VMA from changing; the handler must not take the
-    /// mmap lock in either case.
-    pub fn vma_locked(&self) -> bool {
-        self.read(|vmf| vmf.flags & bindings::fault_flag_FAULT_FLAG_VMA_LOCK != 0)
-    }
-
     /// The VMA, as the driver's own.
     pub fn vma(&self) -> &DriverVma<T> {
         let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
         // SAFETY: By the type invariants, the VMA's `vm_ops` are a `VmOpsTable<T>`, which only
-        // `set_vm_ops` installs, with `VM_MIXEDMAP`, in the driver's own `f_op->mmap`; and its
-        // read lock or the mmap read lock is held for as long as `self` is borrowed. `mm_users`
+        // `set_vm_ops` installs, with `VM_MIXEDMAP`, in the driver's own `f_op->mmap`; and the
+        // mmap read lock is held for as long as `self` is borrowed. `mm_users`
         // is non-zero meanwhile: a fault is handled only for an access made with a user of the
         // address space (the task's own `mm`, or an `mmget` reference as `access_remote_vm`
         // takes). Core mm relies on that too: `exit_mmap` does not exclude faults while it
