@@ -132,13 +132,18 @@ use crate::{
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 
 /// Why a fault in a driver VMA fails.
+///
+/// A kernel access to user memory that faults (`copy_from_user` and the like) fails with `EFAULT`
+/// whichever it is; the variants differ for an access by the process itself.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum VmFaultError {
     /// Deliver `SIGBUS`: the address is inside the mapping, but there is nothing there.
     SigBus,
     /// Deliver `SIGSEGV`.
     SigSegv,
-    /// Out of memory.
+    /// Out of memory: `VM_FAULT_OOM`. The process's access is retried as it is (on x86, 6.12
+    /// runs no OOM killer from there and logs that `VM_FAULT_OOM` leaked out to the page fault
+    /// handler), so a handler that keeps failing keeps the process faulting.
     Oom,
 }
 
