@@ -12,10 +12,13 @@
  * in the file's page-sized buffer under the file's mutex and copy it into the
  * page at once (through kmap_local_page()), mmget_not_zero(), take the per-VMA
  * lock (or the mmap read lock, or on request the write lock), look the VMA up,
- * check that it is the file's own, vm_insert_page(), record the page under the
- * spinlock and count it; ZAP does the same under the mmap read lock with
- * zap_page_range_single(). The mm references are dropped with mmput_async()
- * and mmdrop(), in the sample's order.
+ * check that it is the file's own, claim the page's index, vm_insert_page(),
+ * record the page under the spinlock and count it; ZAP does the same under the
+ * mmap read lock with zap_page_range_single(). The mm references are dropped
+ * with mmput_async() and mmdrop(), in the sample's order. In a mapping made at
+ * RUST_MM_SAMPLE_ON_FAULT_PGOFF, the fault handler checks that the VMA is the
+ * file's mapping, waits for the claim on the page's index, and maps the page
+ * the file holds there or a new one, filled as INSERT fills it.
  *
  * Where the sample uses a Rust abstraction, this calls the C function the
  * abstraction wraps, so the difference between the two is the cost of the
@@ -45,7 +48,7 @@
 #define MAX_PAGES RUST_MM_SAMPLE_MAX_PAGES
 
 /* The driver's counters, for STATS. */
-static atomic64_t held, inserted, zapped, reclaimed, freed, files;
+static atomic64_t held, inserted, zapped, reclaimed, freed, files, faulted;
 
 /* An open file of the device. It is also the data of its mapping's VMA. */
 struct cms_file {
@@ -56,7 +59,9 @@ struct cms_file {
 	unsigned long npages;		/* how many pages it has */
 	bool mapped;			/* set by mmap, cleared by close */
 	struct page *pages[MAX_PAGES];	/* the driver's reference to each */
+	bool on_fault;			/* the mapping is fault-driven */
 	unsigned long busy;		/* indices an INSERT or ZAP works on */
+	wait_queue_head_t released;	/* woken when a claim goes */
 	struct mutex source_lock;	/* protects source */
 	u8 *source;			/* PAGE_SIZE bytes for INSERT */
 };
@@ -113,10 +118,7 @@ static void cms_vm_close(struct vm_area_struct *vma)
 	kref_put(&f->ref, cms_free);
 }
 
-static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
-{
-	return VM_FAULT_SIGBUS;
-}
+static vm_fault_t cms_vm_fault(struct vm_fault *vmf);
 
 static int cms_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
 {
@@ -144,20 +146,53 @@ static bool cms_own_vma(struct vm_area_struct *vma, struct cms_file *f)
 
 /*
  * The stashed mm, with an mmgrab reference, and the address of page index, if
- * index is in the mapping, and a claim on index, as the sample's
- * SampleFile::claim(). Called with f->lock held.
+ * index is in the mapping, as the sample's Mapping::locate().
  */
-static int cms_claim(struct cms_file *f, unsigned long index,
-		     struct mm_struct **mm, unsigned long *addr)
+static int cms_locate(struct cms_file *f, unsigned long index,
+		      struct mm_struct **mm, unsigned long *addr)
 {
-	if (!f->mm || !f->mapped || index >= f->npages)
-		return -EINVAL;
+	int ret = -EINVAL;
+
+	spin_lock(&f->lock);
+	if (f->mm && f->mapped && index < f->npages) {
+		mmgrab(f->mm);
+		*mm = f->mm;
+		*addr = f->start + index * PAGE_SIZE;
+		ret = 0;
+	}
+	spin_unlock(&f->lock);
+	return ret;
+}
+
+/* Claims index, with a lock on the VMA held, as the sample's Claim::new(). */
+static int cms_claim(struct cms_file *f, unsigned long index)
+{
+	int ret = 0;
+
+	spin_lock(&f->lock);
 	if (__test_and_set_bit(index, &f->busy))
-		return -EBUSY;
-	mmgrab(f->mm);
-	*mm = f->mm;
-	*addr = f->start + index * PAGE_SIZE;
-	return 0;
+		ret = -EBUSY;
+	spin_unlock(&f->lock);
+	return ret;
+}
+
+/*
+ * Claims index, waiting while another holds it, as the sample's Claim::wait()
+ * does with CondVar::wait().
+ */
+static void cms_claim_wait(struct cms_file *f, unsigned long index)
+{
+	spin_lock(&f->lock);
+	while (__test_and_set_bit(index, &f->busy)) {
+		DEFINE_WAIT(wait);
+
+		prepare_to_wait_exclusive(&f->released, &wait, TASK_UNINTERRUPTIBLE);
+		spin_unlock(&f->lock);
+		schedule();
+		finish_wait(&f->released, &wait);
+		spin_lock(&f->lock);
+	}
+	spin_unlock(&f->lock);
 }
 
 /*
@@ -233,15 +268,16 @@ static void cms_record(struct cms_file *f, unsigned long index,
 	}
 }
 
-/* Inserts page at addr of the file's VMA vma and records it. */
 /* Drops the claim on index, as dropping the sample's Claim does. */
 static void cms_unclaim(struct cms_file *f, unsigned long index)
 {
 	spin_lock(&f->lock);
 	__clear_bit(index, &f->busy);
 	spin_unlock(&f->lock);
+	wake_up_all(&f->released);
 }
 
+/* Inserts page at addr of the file's VMA vma and records it. */
 static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
 			   unsigned long index, unsigned long addr,
 			   struct page *page)
@@ -250,9 +286,13 @@ static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
 
 	if (!cms_own_vma(vma, f))
 		return -ENXIO;
+	ret = cms_claim(f, index);
+	if (ret)
+		return ret;
 	ret = vm_insert_page(vma, addr, page);
 	if (!ret)
 		cms_record(f, index, page);
+	cms_unclaim(f, index);
 	return ret;
 }
 
@@ -272,9 +312,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 	int ret;
 
 	/* No check for a page held at index: see MADV_DONTNEED in cms_record(). */
-	spin_lock(&f->lock);
-	ret = cms_claim(f, index, &mm, &addr);
-	spin_unlock(&f->lock);
+	ret = cms_locate(f, index, &mm, &addr);
 	if (ret)
 		return ret;
 
@@ -315,7 +353,6 @@ out_free:
 		__free_page(page);
 out_mmdrop:
 	mmdrop(mm);
-	cms_unclaim(f, index);
 	return ret;
 }
 
@@ -350,9 +387,7 @@ static int cms_zap_one(struct cms_file *f, unsigned long index)
 	unsigned long n = 0;
 	int ret;
 
-	spin_lock(&f->lock);
-	ret = cms_claim(f, index, &mm, &addr);
-	spin_unlock(&f->lock);
+	ret = cms_locate(f, index, &mm, &addr);
 	if (ret)
 		return ret;
 	if (!mmget_not_zero(mm)) {
@@ -361,10 +396,15 @@ static int cms_zap_one(struct cms_file *f, unsigned long index)
 	}
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, addr);
-	if (cms_own_vma(vma, f))
-		n = cms_zap_page(f, vma, index, addr);
-	else
+	if (!cms_own_vma(vma, f)) {
 		ret = -ENXIO;
+	} else {
+		ret = cms_claim(f, index);
+		if (!ret) {
+			n = cms_zap_page(f, vma, index, addr);
+			cms_unclaim(f, index);
+		}
+	}
 	mmap_read_unlock(mm);
 	if (!ret) {
 		give_back(&zapped, n);
@@ -374,8 +414,58 @@ static int cms_zap_one(struct cms_file *f, unsigned long index)
 	mmput_async(mm);
 out_mmdrop:
 	mmdrop(mm);
-	cms_unclaim(f, index);
 	return ret;
+}
+
+/*
+ * The fault handler, as the sample's VmOperations::fault: in the file's own
+ * fault-driven mapping, maps the page the file holds at the index (dropped by
+ * MADV_DONTNEED) or a new one, under the claim on the index.
+ */
+static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
+{
+	struct cms_file *f = vmf->vma->vm_private_data;
+	unsigned long index;
+	struct page *page;
+	bool new = false;
+	int err;
+
+	spin_lock(&f->lock);
+	if (!f->on_fault || !f->mapped || vmf->vma->vm_start != f->start ||
+	    vmf->vma->vm_mm != f->mm) {
+		spin_unlock(&f->lock);
+		return VM_FAULT_SIGBUS;
+	}
+	index = (vmf->address - f->start) / PAGE_SIZE;
+	spin_unlock(&f->lock);
+	cms_claim_wait(f, index);
+	spin_lock(&f->lock);
+	page = f->pages[index];
+	f->pages[index] = NULL;
+	spin_unlock(&f->lock);
+	if (!page) {
+		page = cms_filled_page(f, RUST_MM_SAMPLE_FAULT_FILL(index), false);
+		if (!page) {
+			cms_unclaim(f, index);
+			return VM_FAULT_OOM;
+		}
+		new = true;
+	}
+	err = vm_insert_page(vmf->vma, vmf->address, page);
+	if (!err && new) {
+		cms_record(f, index, page);
+		atomic64_inc(&faulted);
+	} else if (!new) {
+		spin_lock(&f->lock);
+		f->pages[index] = page;
+		spin_unlock(&f->lock);
+	} else {
+		__free_page(page);
+	}
+	cms_unclaim(f, index);
+	if (!err || err == -EBUSY)
+		return VM_FAULT_NOPAGE;
+	return err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 }
 
 static int cms_open(struct inode *inode, struct file *file)
@@ -392,6 +482,7 @@ static int cms_open(struct inode *inode, struct file *file)
 	atomic64_inc(&files);
 	kref_init(&f->ref);
 	spin_lock_init(&f->lock);
+	init_waitqueue_head(&f->released);
 	mutex_init(&f->source_lock);
 	file->private_data = f;
 	return 0;
@@ -418,8 +509,9 @@ static int cms_mmap(struct file *file, struct vm_area_struct *vma)
 	unsigned long size = vma->vm_end - vma->vm_start;
 	struct cms_file *f = file->private_data;
 	struct mm_struct *old;
+	bool on_fault = vma->vm_pgoff == RUST_MM_SAMPLE_ON_FAULT_PGOFF;
 
-	if (size > MAX_PAGES * PAGE_SIZE || vma->vm_pgoff)
+	if (size > MAX_PAGES * PAGE_SIZE || (vma->vm_pgoff && !on_fault))
 		return -EINVAL;
 	/* Read-only and not executable, for good: mprotect() fails later too. */
 	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
@@ -432,6 +524,7 @@ static int cms_mmap(struct file *file, struct vm_area_struct *vma)
 	f->start = vma->vm_start;
 	f->npages = size / PAGE_SIZE;
 	f->mapped = true;
+	f->on_fault = on_fault;
 	old = f->mm;
 	f->mm = vma->vm_mm;
 	mmgrab(f->mm);
@@ -472,6 +565,7 @@ static long cms_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		stats.reclaimed = atomic64_read(&reclaimed);
 		stats.freed = atomic64_read(&freed);
 		stats.files = atomic64_read(&files);
+		stats.faulted = atomic64_read(&faulted);
 		if (copy_to_user((void __user *)arg, &stats, sizeof(stats)))
 			return -EFAULT;
 		return 0;

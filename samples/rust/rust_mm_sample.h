@@ -4,7 +4,8 @@
  * /dev/rust-mm-sample that shows the Rust mm abstractions at work.
  *
  * A process maps the device read-only (PROT_READ, MAP_SHARED or MAP_PRIVATE,
- * at most RUST_MM_SAMPLE_MAX_PAGES pages, offset 0) once per open file: a
+ * at most RUST_MM_SAMPLE_MAX_PAGES pages, offset 0, or the offset of
+ * RUST_MM_SAMPLE_ON_FAULT_PGOFF pages: see below) once per open file: a
  * writable, executable or larger mapping, or another offset, fails with
  * EINVAL (PROT_EXEC fails with EPERM instead if /dev is mounted noexec, and
  * under the READ_IMPLIES_EXEC personality PROT_READ means PROT_EXEC), and a
@@ -35,7 +36,19 @@
  * usual, and INSERT at its index maps a new page and frees the old one
  * (counted in freed).
  *
- * Pages are charged to the memory cgroup of the process that inserts them.
+ * Pages are charged to the memory cgroup of the process that inserts them,
+ * or whose access fills them in the fault-driven mode (for an access through
+ * process_vm_readv() or /proc/PID/mem, the reader's).
+ *
+ * Fault-driven mode: a mapping made at offset RUST_MM_SAMPLE_ON_FAULT_PGOFF
+ * pages (instead of 0) works as above, except that touching a page that is
+ * not mapped fills one on the spot instead of SIGBUS: a new page whose every
+ * byte is RUST_MM_SAMPLE_FAULT_FILL(index), counted in inserted and held like
+ * one from INSERT, and in faulted; or, after MADV_DONTNEED, the page the
+ * driver still holds, as it was. Several threads touching the same page at
+ * once get one page. ZAP and the shrinker take pages back as usual; the next
+ * touch fills a new one. A forked copy gets SIGBUS for a page that was not
+ * mapped at the fork.
  */
 #ifndef _UAPI_RUST_MM_SAMPLE_H
 #define _UAPI_RUST_MM_SAMPLE_H
@@ -44,6 +57,8 @@
 #include <linux/types.h>
 
 #define RUST_MM_SAMPLE_MAX_PAGES 16
+#define RUST_MM_SAMPLE_ON_FAULT_PGOFF 1024
+#define RUST_MM_SAMPLE_FAULT_FILL(index) ((__u8)(0x80 + (index)))
 
 /* Argument of the INSERT ioctls. */
 struct rust_mm_sample_insert {
@@ -64,14 +79,17 @@ struct rust_mm_sample_stats {
 	__u64 freed;
 	/* open files of the device, and closed ones the driver still keeps */
 	__u64 files;
+	/* of inserted, the pages that a fault filled (fault-driven mode) */
+	__u64 faulted;
 };
 
 /*
  * Allocates a page, fills it and inserts it at index under the per-VMA lock
  * (or the mmap read lock). Errors: EINVAL (index out of range or no mapping
- * yet), EBUSY (a page is mapped there, or another INSERT or ZAP of this file
- * is working on that index), ESRCH (the address space is gone), ENXIO (the
- * VMA at the address is not this file's mapping), ENOMEM.
+ * yet), EBUSY (a page is mapped there, or another INSERT or ZAP of this
+ * file, a fault or the shrinker is working on that index), ESRCH (the
+ * address space is gone), ENXIO (the VMA at the address is not this file's
+ * mapping), ENOMEM.
  */
 #define RUST_MM_SAMPLE_INSERT _IOW('|', 0x81, struct rust_mm_sample_insert)
 /* The same, through the mmap write lock. */

@@ -9,7 +9,7 @@
 //!   the process's `mm` and where the mapping starts.
 //! - The mapping stays one VMA in one place: the VMA operations refuse splits (a partial
 //!   `munmap`, `mprotect` or `madvise` fails with `EINVAL`) and moves (`mremap` fails with
-//!   `EINVAL`). A fault is `SIGBUS`.
+//!   `EINVAL`). A fault is `SIGBUS`, unless the mapping is fault-driven (below).
 //! - Only the close of that VMA makes the driver forget the mapping and free its pages: a copy
 //!   that a `fork` made after `madvise(MADV_DOFORK)`, or the target of a refused `mremap`, is
 //!   another VMA, and its close changes nothing. A forked copy shows the pages that were mapped
@@ -18,12 +18,16 @@
 //!   context: `mmget_not_zero`, the per-VMA lock (or the mmap read lock, or on request the mmap
 //!   write lock), `vma_lookup`, the check that the VMA is this file's mapping, `vm_insert_page`.
 //! - `ZAP` takes a page back under the mmap read lock. Every page is looked up at its own address.
-//!   An `INSERT`, a `ZAP` or the shrinker claims the page's index while it changes the page tables
-//!   and the driver's record of them, so that the two agree.
+//!   An `INSERT`, a `ZAP`, a fault or the shrinker claims the page's index while it changes the
+//!   page tables and the driver's record of them, so that the two agree.
 //! - After userspace dropped a page with `madvise(MADV_DONTNEED)`, reading it gives `SIGBUS`; the
 //!   driver still holds the page until `ZAP`, the shrinker or the close of the mapping frees it,
 //!   or an `INSERT` at its index maps a new page in its place.
-//! - Pages are charged to the memory cgroup of the process that inserts them.
+//! - Pages are charged to the memory cgroup of the task that inserts them, or whose fault fills
+//!   them.
+//! - A mapping made at page offset `RUST_MM_SAMPLE_ON_FAULT_PGOFF` is fault-driven: the first
+//!   touch of a page that is not mapped fills one (`VmOperations::fault`), and a page that
+//!   userspace dropped with `MADV_DONTNEED` comes back as it was.
 //! - A shrinker takes pages back under memory pressure, never sleeping on the mmap lock and
 //!   dropping the `mm` with `mmput_async`. It walks a list of the files that hold pages, oldest
 //!   first, and stops when it has freed what it was asked to: open files without pages cost it
@@ -41,14 +45,17 @@ use kernel::{
     },
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
-        virt::{DriverVma, VmAreaInfo, VmAreaNew, VmAreaRef, VmOperations, VmOpsTable},
+        virt::{
+            DriverVma, VmAreaInfo, VmAreaNew, VmAreaRef, VmFault, VmFaultError, VmFaultMapped,
+            VmOperations, VmOpsTable,
+        },
         Mm, MmWithUser,
     },
-    new_mutex, new_spinlock,
+    new_condvar, new_mutex, new_spinlock,
     page::{Page, PAGE_SIZE},
     prelude::*,
     shrinker::{CountResult, ScanResult, ShrinkControl, Shrinker, ShrinkerRegistration},
-    sync::{Arc, ArcBorrow, Mutex, SpinLock},
+    sync::{Arc, ArcBorrow, CondVar, Mutex, SpinLock},
     types::{ARef, AsBytes, FromBytes},
     uaccess::UserSlice,
 };
@@ -63,6 +70,14 @@ module! {
 
 /// `RUST_MM_SAMPLE_MAX_PAGES`: the most pages one mapping may have.
 const MAX_PAGES: usize = 16;
+
+/// `RUST_MM_SAMPLE_ON_FAULT_PGOFF`: the page offset that makes a mapping fault-driven.
+const ON_FAULT_PGOFF: usize = 1024;
+
+/// `RUST_MM_SAMPLE_FAULT_FILL(index)`: every byte of a page that a fault filled.
+fn fault_fill(index: usize) -> u8 {
+    0x80 + index as u8
+}
 
 /// `struct rust_mm_sample_insert`.
 #[repr(C)]
@@ -84,9 +99,10 @@ struct Stats {
     reclaimed: u64,
     freed: u64,
     files: u64,
+    faulted: u64,
 }
 
-// SAFETY: `Stats` is six `u64`s without padding: it has no uninitialized bytes.
+// SAFETY: `Stats` is seven `u64`s without padding: it has no uninitialized bytes.
 unsafe impl AsBytes for Stats {}
 
 const INSERT: u32 = _IOW::<InsertArgs>(b'|' as u32, 0x81);
@@ -102,6 +118,8 @@ static RECLAIMED: AtomicU64 = AtomicU64::new(0);
 static FREED: AtomicU64 = AtomicU64::new(0);
 /// The [`SampleFile`]s that exist: open files, and closed ones that something still holds.
 static FILES: AtomicU64 = AtomicU64::new(0);
+/// Of `INSERTED`, the pages that the fault handler filled.
+static FAULTED: AtomicU64 = AtomicU64::new(0);
 
 /// Takes `n` pages off `HELD` and adds them to `counter`.
 fn give_back(counter: &AtomicU64, n: usize) {
@@ -120,9 +138,12 @@ struct Mapping {
     npages: usize,
     /// Whether the mapping exists: set by `mmap`, cleared by `close`.
     mapped: bool,
+    /// Whether a touch of a page the driver did not insert fills one (`fault`), instead of
+    /// `SIGBUS`: the mapping was made at `RUST_MM_SAMPLE_ON_FAULT_PGOFF`.
+    on_fault: bool,
     /// The pages inserted into the mapping. The driver keeps its own reference to each.
     pages: [Option<Page>; MAX_PAGES],
-    /// The indices with a [`Claim`]: an `INSERT`, `ZAP` or reclaim is working on them.
+    /// The indices with a [`Claim`]: an `INSERT`, `ZAP`, fault or reclaim is working on them.
     busy: [bool; MAX_PAGES],
 }
 
@@ -153,13 +174,18 @@ impl Mapping {
     }
 }
 
-/// One page index of a file's mapping that an `INSERT`, a `ZAP` or the shrinker works on.
+/// One page index of a file's mapping that an `INSERT`, a `ZAP`, a fault or the shrinker works
+/// on.
 ///
 /// Changing the page tables and recording the change are two steps, under the mmap lock or the
-/// VMA lock, which other ioctls and the shrinker hold at the same time: while one of them has a
-/// claim on an index, the others leave that index alone (`EBUSY`, or the shrinker skips it), so
-/// the page the driver holds at an index is the one that `vm_insert_page` mapped there, unless
-/// userspace dropped it (`MADV_DONTNEED`). Dropping the claim releases the index.
+/// VMA lock, which other ioctls, faults and the shrinker hold at the same time: while one of them
+/// has a claim on an index, the others leave that index alone (`EBUSY`, the shrinker skips it, a
+/// fault waits), so the page the driver holds at an index is the one that `vm_insert_page`
+/// mapped there, unless userspace dropped it (`MADV_DONTNEED`). Dropping the claim releases the
+/// index.
+///
+/// Lockdep does not see claims. The rule that keeps a waiting fault from deadlocking is in
+/// [`Claim::wait`].
 struct Claim<'a> {
     file: &'a SampleFile,
     index: usize,
@@ -173,11 +199,26 @@ impl<'a> Claim<'a> {
         }
         Some(Self { file, index })
     }
+
+    /// Claims `index` of `file`'s mapping, waiting while another holds it.
+    ///
+    /// Only a fault handler waits, and every claim is taken with a lock on the VMA already held
+    /// and released before that lock, by a holder that takes no further mm lock: so the holder
+    /// never waits for the lock the waiter holds (or for a writer queued behind it).
+    fn wait(file: &'a SampleFile, index: usize) -> Self {
+        let mut mapping = file.mapping.lock();
+        while mapping.busy[index] {
+            file.released.wait(&mut mapping);
+        }
+        mapping.busy[index] = true;
+        Self { file, index }
+    }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         self.file.mapping.lock().busy[self.index] = false;
+        self.file.released.notify_all();
     }
 }
 
@@ -185,11 +226,15 @@ impl Drop for Claim<'_> {
 ///
 /// Lock order: the mmap lock (or a VMA lock) before `mapping`, never the other way, because core
 /// mm calls [`VmOperations::close`] with the mmap lock held; and before [`Registry::holding`].
-/// `mapping` and `holding` are never held together; `source` is taken with no other lock held.
+/// `mapping` and `holding` are never held together. A [`Claim`] is taken with a lock on the VMA
+/// held; `source` is taken last (in `fault`, under the VMA's lock and a claim).
 #[pin_data(PinnedDrop)]
 struct SampleFile {
     #[pin]
     mapping: SpinLock<Mapping>,
+    /// Signalled when a [`Claim`] goes.
+    #[pin]
+    released: CondVar,
     /// `PAGE_SIZE` bytes where `INSERT` prepares the data of a page.
     #[pin]
     source: Mutex<KVec<u8>>,
@@ -245,7 +290,41 @@ impl VmOperations for SampleFile {
         // The mapping stays where `mmap` put it: its pages are inserted by address.
         Err(EINVAL)
     }
-    // `fault` is `SIGBUS`: pages only appear in the mapping through `INSERT`.
+
+    fn fault(&self, vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+        let index = {
+            let mapping = self.mapping.lock();
+            // A mapping that `INSERT` fills, or a copy of the driver's mapping in a child.
+            if !mapping.on_fault || !mapping.is_own(vmf.vma()) {
+                return Err(VmFaultError::SigBus);
+            }
+            (vmf.address() - mapping.start) / PAGE_SIZE
+        };
+        // Concurrent faults on the page, and an `INSERT` or `ZAP` of it, take turns.
+        let claim = Claim::wait(self, index);
+        // The page the driver holds there (userspace dropped it with `MADV_DONTNEED`), or a
+        // new one.
+        let held = self.mapping.lock().pages[index].take();
+        let (page, new) = match held {
+            Some(page) => (page, false),
+            None => (
+                self.filled_page(fault_fill(index))
+                    .map_err(|_| VmFaultError::Oom)?,
+                true,
+            ),
+        };
+        let mapped = vmf.insert_page(&page);
+        if mapped.is_ok() && new {
+            Self::record(vmf.vma().data(), &claim, page);
+            FAULTED.fetch_add(1, Ordering::Relaxed);
+        } else if !new {
+            // Mapped again, or not: the driver keeps it either way. The shrinker may have seen
+            // the file without pages meanwhile and left it out of its list: put it back.
+            self.mapping.lock().pages[index] = Some(page);
+            registry().add(vmf.vma().data());
+        }
+        mapped
+    }
 }
 
 /// What the shrinker walks.
@@ -276,9 +355,9 @@ static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
 /// Returns the registry.
 fn registry() -> ArcBorrow<'static, Registry> {
     // SAFETY: `REGISTRY` holds a reference from `Arc::into_raw` for as long as the misc device is
-    // registered, which is whenever this is called (from a file operation, which holds a
-    // reference on the module). The `'static` borrow does not outlive that: it is only used
-    // inside those calls.
+    // registered, which is whenever this is called: from a file operation, or a VMA operation of
+    // a mapping of the device (which holds its file), and an open file holds a reference on the
+    // module. The `'static` borrow does not outlive that: it is only used inside those calls.
     unsafe { ArcBorrow::from_raw(REGISTRY.load(Ordering::Acquire)) }
 }
 
@@ -307,7 +386,7 @@ impl SampleFile {
         let index = args.index as usize;
         // No check that the driver holds no page at `index`: after `MADV_DONTNEED` it holds one
         // that is no longer mapped. `vm_insert_page` refuses an address that is mapped (`EBUSY`).
-        let (claim, mm, addr) = this.claim(index)?;
+        let (mm, addr) = this.mapping.lock().locate(index)?;
         let page = this.filled_page(args.fill as u8)?;
 
         // The process may have exited. Drop the `mmget` reference with `mmput_async`: this may
@@ -316,35 +395,34 @@ impl SampleFile {
         if write_locked {
             let mut guard = mm.mmap_write_lock();
             let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
-            Self::insert_into(this, vma, claim, addr, page)
+            Self::insert_into(this, vma, index, addr, page)
         } else if let Some(vma) = mm.lock_vma_under_rcu(addr) {
-            Self::insert_into(this, &vma, claim, addr, page)
+            Self::insert_into(this, &vma, index, addr, page)
         } else {
             let guard = mm.mmap_read_lock();
             let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
-            Self::insert_into(this, vma, claim, addr, page)
+            Self::insert_into(this, vma, index, addr, page)
         }
     }
 
-    /// Claims `index` of the mapping: returns the claim, the stashed `mm` and the address of the
-    /// page. Fails with `EINVAL` if `index` is not in the mapping, `EBUSY` if it is claimed.
-    fn claim(&self, index: usize) -> Result<(Claim<'_>, ARef<Mm>, usize)> {
-        let mut mapping = self.mapping.lock();
-        let (mm, addr) = mapping.locate(index)?;
-        let claim = Claim::new(self, &mut mapping, index).ok_or(EBUSY)?;
-        Ok((claim, mm, addr))
+    /// Claims `index` of the mapping, with a lock on its VMA held; fails with `EBUSY` if it is
+    /// claimed.
+    fn claim(&self, index: usize) -> Result<Claim<'_>> {
+        let claim = Claim::new(self, &mut self.mapping.lock(), index);
+        claim.ok_or(EBUSY)
     }
 
-    /// Inserts `page` at `addr` of `vma` if `vma` is this file's mapping, and records it at the
-    /// claimed index. The borrow of `vma` proves that a lock on it is held.
+    /// Inserts `page` at `addr` of `vma` if `vma` is this file's mapping, and records it as page
+    /// `index`. The borrow of `vma` proves that a lock on it is held.
     fn insert_into(
         this: ArcBorrow<'_, Self>,
         vma: &VmAreaRef,
-        claim: Claim<'_>,
+        index: usize,
         addr: usize,
         page: Page,
     ) -> Result {
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
+        let claim = this.claim(index)?;
         vma.vm_insert_page(addr, &page)?;
         Self::record(this, &claim, page);
         Ok(())
@@ -378,12 +456,14 @@ impl SampleFile {
 
     /// `ZAP`.
     fn zap_one(this: ArcBorrow<'_, Self>, index: usize) -> Result {
-        let (claim, mm, addr) = this.claim(index)?;
+        let (mm, addr) = this.mapping.lock().locate(index)?;
         let mm = MmWithUser::use_mmput_async(mm.mmget_not_zero().ok_or(ESRCH)?);
         let guard = mm.mmap_read_lock();
         let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
+        let claim = this.claim(index)?;
         let n = this.zap_page(vma, &claim, addr);
+        drop(claim);
         drop(guard);
         give_back(&ZAPPED, n);
         if n == 0 {
@@ -454,9 +534,11 @@ impl MiscDevice for SampleFile {
                     start: 0,
                     npages: 0,
                     mapped: false,
+                    on_fault: false,
                     pages: [const { None }; MAX_PAGES],
                     busy: [false; MAX_PAGES],
                 }),
+                released <- new_condvar!(),
                 source <- new_mutex!(source),
                 links <- ListLinks::new(),
                 tracker <- AtomicTracker::new(),
@@ -481,7 +563,12 @@ impl MiscDevice for SampleFile {
 
     fn mmap(file: ArcBorrow<'_, SampleFile>, vma: &VmAreaNew) -> Result {
         let size = vma.end() - vma.start();
-        if size > MAX_PAGES * PAGE_SIZE || vma.pgoff() != 0 {
+        let on_fault = match vma.pgoff() {
+            0 => false,
+            ON_FAULT_PGOFF => true,
+            _ => return Err(EINVAL),
+        };
+        if size > MAX_PAGES * PAGE_SIZE {
             return Err(EINVAL);
         }
         // Read-only and not executable, for good: `mprotect(PROT_WRITE)` and
@@ -499,6 +586,7 @@ impl MiscDevice for SampleFile {
             mapping.start = vma.start();
             mapping.npages = size / PAGE_SIZE;
             mapping.mapped = true;
+            mapping.on_fault = on_fault;
             mapping.mm.replace(ARef::from(&**vma.mm()))
         };
         drop(old);
@@ -527,6 +615,7 @@ impl MiscDevice for SampleFile {
                     reclaimed: RECLAIMED.load(Ordering::Relaxed),
                     freed: FREED.load(Ordering::Relaxed),
                     files: FILES.load(Ordering::Relaxed),
+                    faulted: FAULTED.load(Ordering::Relaxed),
                 };
                 UserSlice::new(arg, core::mem::size_of::<Stats>())
                     .writer()

@@ -2,7 +2,8 @@
 /*
  * A narrated tour of /dev/rust-mm-sample (samples/rust/rust_mm_sample.rs):
  * map the device, insert and zap pages, let the shrinker reclaim them, and
- * check that the driver leaves alone memory that is no longer its mapping.
+ * check that the driver leaves alone memory that is no longer its mapping;
+ * then map it fault-driven, where the first touch of a page fills it.
  *
  * Exits 0 only if every step behaved as expected.
  */
@@ -104,12 +105,13 @@ static void get_stats(int fd, struct rust_mm_sample_stats *st)
 
 static void print_stats(const char *when, const struct rust_mm_sample_stats *st)
 {
-	printf("  %-7s held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu\n",
+	printf("  %-7s held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu",
 	       when, (unsigned long long)st->held,
 	       (unsigned long long)st->inserted,
 	       (unsigned long long)st->zapped,
 	       (unsigned long long)st->reclaimed,
 	       (unsigned long long)st->freed);
+	printf(" faulted=%llu\n", (unsigned long long)st->faulted);
 }
 
 /* Whether every byte of the page at @p is @fill (the page must be mapped). */
@@ -241,6 +243,36 @@ int main(void)
 			fail("anonymous memory changed at byte %zu", i);
 	printf("  the anonymous memory is untouched (all %zu bytes as written)\n", len);
 	munmap(anon, len);
+	close(fd);
+
+	printf("step 6: a fault-driven mapping: map at page offset %d instead of 0\n",
+	       RUST_MM_SAMPLE_ON_FAULT_PGOFF);
+	fd = open(DEV_PATH, O_RDWR);
+	if (fd < 0)
+		fail("open %s: %s", DEV_PATH, strerror(errno));
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd,
+		   (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * psz);
+	if (map == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	get_stats(fd, &before);
+	for (tries = 0; tries < 2; tries++) {
+		if (touch(map + 2 * psz, &byte))
+			fail("touching page 2 of the fault-driven mapping raised a signal");
+		if (!page_is((unsigned char *)map + 2 * psz, RUST_MM_SAMPLE_FAULT_FILL(2)))
+			fail("page 2 does not read 0x%02x throughout",
+			     RUST_MM_SAMPLE_FAULT_FILL(2));
+		get_stats(fd, &after);
+		if (after.faulted != before.faulted + 1)
+			fail("the driver filled %llu pages, not 1",
+			     (unsigned long long)(after.faulted - before.faulted));
+		printf("  %s touch of page 2: the driver's fault handler filled it with 0x%02x\n",
+		       tries ? "after ZAP, the next" : "the first", byte);
+		before = after;
+		if (!tries && ioctl(fd, RUST_MM_SAMPLE_ZAP, 2UL))
+			fail("ZAP page 2: %s", errname(errno));
+	}
+	print_stats("now:", &after);
+	munmap(map, len);
 	close(fd);
 
 	printf("demo: all steps behaved as expected\n");
