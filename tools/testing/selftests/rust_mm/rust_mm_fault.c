@@ -6,12 +6,13 @@
  * writing N to /proc/thread-self/fail-nth, the Nth slab or page allocation
  * that this task makes fails (and reading the file back gives 0 once it was
  * injected). For each path of the driver that allocates (open, mmap, INSERT,
- * INSERT_WRITE_LOCKED, ZAP, and mremap's move of its mapping, which the
- * driver refuses), it runs the operation with N = 1, 2, ... until one run
- * completes without reaching an Nth injection point, and checks for every
- * injected failure that either
+ * INSERT_WRITE_LOCKED, ZAP, mremap's move of its mapping, which the driver
+ * refuses, and a fault that the driver's fault handler fills), it runs the
+ * operation with N = 1, 2, ... until one run completes without reaching an
+ * Nth injection point, and checks for every injected failure that either
  *
- * - the call fails with ENOMEM, nothing changed (the driver's counters, the
+ * - the call fails with ENOMEM (EFAULT for the fault, which the kernel takes
+ *   on a read for the process), nothing changed (the driver's counters, the
  *   open files, i.e. the module's reference count, the mappings, the page:
  *   reading it still gives SIGBUS), and the same call without injection
  *   succeeds and does what it should; or
@@ -29,6 +30,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -39,6 +41,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -423,6 +426,32 @@ static long run_zap(const struct op *op)
 	return zap(op->fd, op->arg);
 }
 
+/*
+ * A read of the first word of the page at @op->addr by the kernel, for the
+ * process: FUTEX_WAIT_PRIVATE reads it with one get_user() (strncpy_from_user()
+ * and copy_from_user() would try a failed access again, byte by byte), and
+ * allocates nothing itself. The word is not 0, so the call returns at once:
+ * -1 with EAGAIN, or EFAULT if the fault failed. Returns 0 for EAGAIN.
+ */
+static long run_kernel_read(const struct op *op)
+{
+	struct timespec zero = { 0 };
+	long ret = syscall(SYS_futex, op->addr, FUTEX_WAIT_PRIVATE, 0, &zero, NULL, 0);
+
+	return ret == -1 && errno == EAGAIN ? 0 : -1;
+}
+
+/*
+ * A read of the page at @op->addr by the process itself: 0 if every byte is
+ * (unsigned char)@op->arg, the signal if one came, -1 for a wrong byte.
+ */
+static long run_user_read(const struct op *op)
+{
+	struct probe r = read_page(op->addr, op->arg);
+
+	return r.signo ? r.signo : r.bad >= 0 ? -1 : 0;
+}
+
 /* A move of the mapping at @op->addr to FAR_ADDR. */
 static long run_mremap(const struct op *op)
 {
@@ -458,6 +487,7 @@ static struct shot inject(const struct nth *nth, int n, const struct op *op)
 /* The injection points of one path, and what became of them. */
 struct tally {
 	const char *name;
+	const char *error;	/* what a failure gives, if not ENOMEM */
 	int failed;		/* the call failed with ENOMEM */
 	int absorbed;		/* the call succeeded anyway */
 	char absorbed_at[1024];
@@ -482,8 +512,8 @@ static void absorbed(struct tally *t, int n)
 
 static void report(const struct tally *t, int points)
 {
-	fprintf(stderr, "# %s: %d injection points: %d failed the call with ENOMEM",
-		t->name, points, t->failed);
+	fprintf(stderr, "# %s: %d injection points: %d failed the call with %s",
+		t->name, points, t->failed, t->error ? t->error : "ENOMEM");
 	if (t->absorbed)
 		fprintf(stderr, ", %d absorbed by the kernel, the call succeeded: at %s",
 			t->absorbed, t->absorbed_at);
@@ -945,6 +975,117 @@ TEST_F(fault, mremap)
 	ASSERT_LE(0, points) TH_LOG("mremap still failing after %d injections", MAX_NTH);
 	report(&t, points);
 	EXPECT_EQ(0, munmap(p, self->len));
+}
+
+/*
+ * The driver's fault handler, in a fault-driven mapping at FAR_ADDR where no
+ * page tables exist: the kernel reads page 2 for the process (a futex wait), so
+ * core mm allocates the page tables, and the driver a page, which it fills and
+ * maps. A failure injected into any of these steps is VM_FAULT_OOM, which
+ * makes the kernel's read fail with EFAULT: the driver counts nothing, holds
+ * no page, nothing is mapped, and the next touch fills the page. munmap frees
+ * the page tables again for the next round.
+ */
+TEST_F(fault, fault_in)
+{
+	struct rust_mm_sample_stats before, after;
+	struct tally t = { .name = "fault-in, a kernel read", .error = "EFAULT" };
+	struct op op = { .run = run_kernel_read };
+	unsigned char fill = RUST_MM_SAMPLE_FAULT_FILL(2);
+	int points = -1, n;
+	struct shot s;
+	char *p;
+
+	for (n = 1; n <= MAX_NTH; n++) {
+		p = mmap((void *)FAR_ADDR, self->len, PROT_READ,
+			 MAP_SHARED | MAP_FIXED_NOREPLACE, self->fd,
+			 (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * self->psz);
+		ASSERT_EQ((void *)FAR_ADDR, p)
+			TH_LOG("mmap at %#lx: %s", FAR_ADDR, strerror(errno));
+		op.addr = p + 2 * self->psz;
+		ASSERT_EQ(0, get_stats(self->fd, &before));
+		s = inject(&self->nth, n, &op);
+		ASSERT_EQ(0, get_stats(self->fd, &after));
+		if (!s.ret) {
+			if (s.injected)
+				absorbed(&t, n);
+			EXPECT_EQ(before.inserted + 1, after.inserted);
+			EXPECT_EQ(before.faulted + 1, after.faulted);
+			EXPECT_EQ(before.held + 1, after.held);
+			EXPECT_TRUE(page_is(p + 2 * self->psz, fill));
+			EXPECT_EQ(0, munmap(p, self->len));
+			if (!s.injected) {
+				points = n - 1;
+				break;
+			}
+			continue;
+		}
+		ASSERT_TRUE(s.injected) TH_LOG("the futex wait: %s", strerror(s.err));
+		t.failed++;
+		EXPECT_EQ(EFAULT, s.err)
+			TH_LOG("injected failure %d: the read failed with %s",
+			       n, strerror(s.err));
+		EXPECT_TRUE(stats_equal(&before, &after)) {
+			log_stats("before", &before);
+			log_stats("after", &after);
+		}
+		/* Not mapped: INSERT there works, and no fault is needed. */
+		EXPECT_EQ(0, insert(self->fd, 2, 'f'))
+			TH_LOG("injected failure %d: the page is mapped", n);
+		EXPECT_TRUE(page_is(p + 2 * self->psz, 'f'));
+		/* The handler still works: the next page faults in. */
+		EXPECT_TRUE(page_is(p + 3 * self->psz, RUST_MM_SAMPLE_FAULT_FILL(3)));
+		EXPECT_EQ(0, munmap(p, self->len));
+		ASSERT_EQ(0, get_stats(self->fd, &after));
+		EXPECT_EQ(before.held, after.held);
+	}
+	ASSERT_LE(0, points) TH_LOG("the fault still failing after %d injections", MAX_NTH);
+	report(&t, points);
+}
+
+/*
+ * The same fault, taken by the process itself. A failed fault of a user
+ * access is VM_FAULT_OOM, which makes the kernel retry the access (after
+ * logging "VM_FAULT_OOM leaked out to the #PF handler", as no OOM killer
+ * ran), so every injected failure is absorbed: the read finds the page, which
+ * the driver filled once. A handler that answered SIGBUS instead would kill
+ * the process (the probe catches the signal).
+ */
+TEST_F(fault, fault_in_user)
+{
+	struct rust_mm_sample_stats before, after;
+	struct tally t = { .name = "fault-in, a user read" };
+	unsigned char fill = RUST_MM_SAMPLE_FAULT_FILL(2);
+	struct op op = { .run = run_user_read, .arg = fill };
+	int points = -1, n;
+	struct shot s;
+	char *p;
+
+	for (n = 1; n <= MAX_NTH; n++) {
+		p = mmap((void *)FAR_ADDR, self->len, PROT_READ,
+			 MAP_SHARED | MAP_FIXED_NOREPLACE, self->fd,
+			 (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * self->psz);
+		ASSERT_EQ((void *)FAR_ADDR, p)
+			TH_LOG("mmap at %#lx: %s", FAR_ADDR, strerror(errno));
+		op.addr = p + 2 * self->psz;
+		ASSERT_EQ(0, get_stats(self->fd, &before));
+		s = inject(&self->nth, n, &op);
+		ASSERT_EQ(0, get_stats(self->fd, &after));
+		EXPECT_EQ(0, s.ret)
+			TH_LOG("injected failure %d: the read got %s", n,
+			       s.ret > 0 ? strsignal(s.ret) : "a wrong byte");
+		EXPECT_EQ(before.inserted + 1, after.inserted);
+		EXPECT_EQ(before.faulted + 1, after.faulted);
+		EXPECT_EQ(before.held + 1, after.held);
+		EXPECT_EQ(0, munmap(p, self->len));
+		if (!s.injected) {
+			points = n - 1;
+			break;
+		}
+		absorbed(&t, n);
+	}
+	ASSERT_LE(0, points) TH_LOG("the fault still failing after %d injections", MAX_NTH);
+	report(&t, points);
 }
 
 TEST_HARNESS_MAIN

@@ -8,18 +8,21 @@
  *
  * - two "owner" processes, each with two files of the device mapped in turn
  *   at the same address of its "region", where a mapper thread maps a file
- *   (MAP_SHARED or MAP_PRIVATE) or anonymous memory with MAP_FIXED, unmaps
+ *   (MAP_SHARED or MAP_PRIVATE, fault-driven or not) or anonymous memory
+ *   with MAP_FIXED, unmaps
  *   all or part of it, tries to split a file's mapping (partial munmap, a
  *   MAP_FIXED mapping over part of it, mprotect or madvise(MADV_DONTDUMP) on
  *   part of it: all EINVAL) and to mremap it (growing, duplicating and
  *   MREMAP_DONTUNMAP fail: the VMA is VM_DONTEXPAND; shrinking and moving
  *   fail too: the driver refuses them), drops pages with MADV_DONTNEED, clears
- *   VM_DONTCOPY with MADV_DOFORK, and reads the pages back; two threads
+ *   VM_DONTCOPY with MADV_DOFORK, and reads the pages back (in a fault-driven
+ *   mapping, a read faults in a page that is not mapped); two threads
  *   INSERT, INSERT_WRITE_LOCKED and ZAP, one of them on the mapper's CPU, so
  *   that the mapper runs when the scheduler preempts it anywhere inside an
  *   ioctl (with CONFIG_PREEMPT); a thread forks children that see either no
  *   mapping (VM_DONTCOPY) or, after MADV_DOFORK, a copy with the pages mapped
- *   at the fork, and exit;
+ *   at the fork, and exit; a toucher thread on the other CPU reads pages of
+ *   the region meanwhile, faulting them in where the mapping is fault-driven;
  * - a "remote" process whose threads INSERT and ZAP into the owners'
  *   mappings through the same files, as Binder does from another process;
  * - a "spawner" whose children open the device, map it, INSERT from two
@@ -29,7 +32,9 @@
  *
  * Every fill byte names its file and page index, so a page read back from a
  * mapping can be checked: a page of the device reads the fill of that file
- * and index or gives SIGBUS (not inserted, zapped, reclaimed), anonymous
+ * and index or gives SIGBUS (not inserted, zapped, reclaimed; in a
+ * fault-driven mapping, it reads RUST_MM_SAMPLE_FAULT_FILL(index) instead of
+ * SIGBUS), anonymous
  * memory reads zeroes, an unmapped page gives SIGSEGV. Any other byte is a
  * page in the wrong place. The mapper reads the pages that
  * /proc/self/pagemap says are present, and the others now and then. Every
@@ -37,8 +42,8 @@
  *
  * Afterwards the driver must keep no file of the test, its counters must add
  * up (inserted == held + zapped + reclaimed + freed), match the INSERTs and
- * ZAPs that succeeded, and hold as many pages as before; and no memory may be
- * missing (see UNEXPLAINED_SLACK_KB).
+ * ZAPs that succeeded (and the pages that faults filled), and hold as many
+ * pages as before; and no memory may be missing (see UNEXPLAINED_SLACK_KB).
  *
  * Set RUST_MM_RACE_SEED to repeat the random choices of a run (the
  * interleaving is up to the scheduler). Needs root (drop_caches).
@@ -77,6 +82,7 @@
 #define MAPPER_STEPS	20000
 #define IOCTL_OPS	200000
 #define FORKS		300
+#define TOUCHES		200000
 #define SPAWNS		300
 #define DROPS		60
 /*
@@ -109,9 +115,9 @@ struct shared {
 	uint64_t insert_ok, insert_inflight;
 	uint64_t zap_ok, zap_inflight;
 	uint64_t results[NR_IOCTL_OPS][NR_ERRNO];
-	uint64_t maps_dev, maps_anon, munmaps, partial_munmaps;
+	uint64_t maps_dev, maps_on_fault, maps_anon, munmaps, partial_munmaps;
 	uint64_t splits_refused, mremap_refused, dontneeds, doforks;
-	uint64_t page_checks, forks, spawns, drops;
+	uint64_t page_checks, touches, forks, spawns, drops;
 	int nfails;
 	char fails[MAX_FAILS][FAIL_LEN];
 };
@@ -240,11 +246,17 @@ struct probe {
 	unsigned char got;
 };
 
-/* Reads the page at @p until a byte is not @want or an access faults. */
-static void read_page(const void *p, unsigned char want, struct probe *r)
+/*
+ * Reads the page at @p until a byte is not @want or an access faults. With
+ * @alt, a word (8 bytes) may instead be all @alt: the page was replaced by a
+ * page of that fill between two reads.
+ */
+static void read_page_or(const void *p, unsigned char want, bool alt_ok,
+			 unsigned char alt, struct probe *r)
 {
 	const uint64_t *w = p;
 	uint64_t pat = 0x0101010101010101ULL * want;
+	uint64_t alt_pat = 0x0101010101010101ULL * alt;
 	long i, n = psz / sizeof(*w);
 
 	r->signo = 0;
@@ -254,7 +266,7 @@ static void read_page(const void *p, unsigned char want, struct probe *r)
 		for (i = 0; i < n; i++) {
 			uint64_t v = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
 
-			if (v != pat) {
+			if (v != pat && (!alt_ok || v != alt_pat)) {
 				const unsigned char *b = (const unsigned char *)&v;
 				int j = 0;
 
@@ -271,6 +283,11 @@ static void read_page(const void *p, unsigned char want, struct probe *r)
 		r->code = probe_code;
 		r->addr = probe_addr;
 	}
+}
+
+static void read_page(const void *p, unsigned char want, struct probe *r)
+{
+	read_page_or(p, want, false, 0, r);
 }
 
 /* The errors rust_mm_sample.h documents for INSERT, and for ZAP. */
@@ -414,6 +431,7 @@ struct owner {
 	int file[NPAGES];	/* for DEV pages: which of the two files */
 	int whole;		/* the file whose one VMA is the whole region, or -1 */
 	bool shared;		/* that VMA is MAP_SHARED */
+	bool on_fault;		/* and fault-driven */
 	int pagemap;		/* /proc/self/pagemap */
 	int cpu;		/* where the mapper runs */
 };
@@ -421,27 +439,32 @@ struct owner {
 /*
  * Checks page @i of a mapping of kind @k (of file @f for DEV) at @p: a DEV
  * page reads the fill of its file and index, possibly up to a SIGBUS (not
- * inserted, or zapped or reclaimed meanwhile); ANON reads zeroes; NONE gives
- * SIGSEGV.
+ * inserted, or zapped or reclaimed meanwhile); in a fault-driven mapping, each
+ * word reads that fill or RUST_MM_SAMPLE_FAULT_FILL(@i) (the page was zapped
+ * and faulted in again meanwhile), and never SIGBUS; ANON reads zeroes; NONE
+ * gives SIGSEGV.
  */
 static void check_page(struct owner *o, const char *where, char *p,
 		       unsigned int i, enum kind k, int f)
 {
 	unsigned char want = k == DEV ? fill_of(o->ids[f], i) : 0;
+	bool on_fault = k == DEV && o->on_fault;
 	struct probe r;
 	char got[48];
 
-	read_page(p, want, &r);
+	read_page_or(p, want, on_fault, RUST_MM_SAMPLE_FAULT_FILL(i), &r);
 	add(&sh->page_checks, 1);
 	switch (k) {
 	case DEV:
 		if (r.bad >= 0) {
 			describe(r.got, got, sizeof(got));
-			fail("%s: %s page %u of file %d: byte %ld is %s, not %#x: a wrong page",
-			     o->name, where, i, o->ids[f], r.bad, got, want);
-		} else if (r.signo && (r.signo != SIGBUS || r.code != BUS_ADRERR)) {
-			fail("%s: %s page %u of file %d: signal %d (code %d), not SIGBUS",
-			     o->name, where, i, o->ids[f], r.signo, r.code);
+			fail("%s: %s page %u of file %d%s: byte %ld is %s, not %#x: a wrong page",
+			     o->name, where, i, o->ids[f], on_fault ? " (fault-driven)" : "",
+			     r.bad, got, want);
+		} else if (r.signo && (on_fault || r.signo != SIGBUS || r.code != BUS_ADRERR)) {
+			fail("%s: %s page %u of file %d%s: signal %d (code %d), not %s",
+			     o->name, where, i, o->ids[f], on_fault ? " (fault-driven)" : "",
+			     r.signo, r.code, on_fault ? "the page" : "SIGBUS");
 		}
 		break;
 	case ANON:
@@ -523,12 +546,13 @@ static void set_whole(struct owner *o, int f)
 	__atomic_store_n(&sh->mapped[o->n], f, __ATOMIC_RELAXED);
 }
 
-/* Maps file @f over the whole region: it must work. */
+/* Maps file @f over the whole region, fault-driven or not: it must work. */
 static void map_dev(struct owner *o, int f)
 {
-	bool shared = below(&o->rng, 2);
+	bool shared = below(&o->rng, 2), on_fault = below(&o->rng, 2);
+	off_t off = on_fault ? (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * psz : 0;
 	char *p = mmap(o->region, o->len, PROT_READ,
-		       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, o->fds[f], 0);
+		       (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, o->fds[f], off);
 
 	if (p != o->region) {
 		fail("%s: mmap of file %d over the region: %s", o->name, o->ids[f],
@@ -538,7 +562,10 @@ static void map_dev(struct owner *o, int f)
 	set_pages(o, 0, NPAGES, DEV, f);
 	set_whole(o, f);
 	o->shared = shared;
+	o->on_fault = on_fault;
 	add(&sh->maps_dev, 1);
+	if (on_fault)
+		add(&sh->maps_on_fault, 1);
 }
 
 /* Maps anonymous memory at pages [@from, @to) of the region. */
@@ -768,6 +795,54 @@ static void *mapper_thread(void *arg)
 }
 
 /*
+ * An owner's toucher thread reads random pages of the region while the
+ * mapper changes what is there, so that faults (in a fault-driven mapping,
+ * the driver's fault handler) race munmap, MAP_FIXED, ZAP and reclaim. It
+ * cannot know what is mapped at the moment of a read, but every word it reads
+ * must be one that something at that address could hold: zeroes, the fill of
+ * one of the owner's two files at that index, or the fault fill at that
+ * index; and the only signals are SIGBUS and SIGSEGV.
+ */
+static void *toucher_thread(void *arg)
+{
+	struct owner *o = arg;
+	long i;
+
+	pin(o->cpu);
+	for (i = 0; running(i, TOUCHES); i++) {
+		unsigned int idx = below(&o->rng, NPAGES);
+		const uint64_t *w = (const uint64_t *)(o->region + idx * psz);
+		uint64_t ok[4] = {
+			0, 0x0101010101010101ULL * fill_of(o->ids[0], idx),
+			0x0101010101010101ULL * fill_of(o->ids[1], idx),
+			0x0101010101010101ULL * RUST_MM_SAMPLE_FAULT_FILL(idx),
+		};
+		/* Used only if no signal came: no volatile needed. */
+		uint64_t v = 0;
+		long j = 0;
+
+		probe_armed = 1;
+		if (sigsetjmp(probe_env, 0) == 0) {
+			for (j = 0; j < psz / 8; j += 1 + below(&o->rng, 64)) {
+				v = __atomic_load_n(&w[j], __ATOMIC_RELAXED);
+				if (v != ok[0] && v != ok[1] && v != ok[2] && v != ok[3])
+					break;
+			}
+			probe_armed = 0;
+			if (j < psz / 8)
+				fail("%s: toucher: page %u, word %ld is %#llx: a wrong page",
+				     o->name, idx, (long)j, (unsigned long long)v);
+		} else if (probe_signo != SIGBUS && probe_signo != SIGSEGV) {
+			fail("%s: toucher: page %u: signal %d", o->name, idx, probe_signo);
+		}
+		add(&sh->touches, 1);
+		if (!below(&o->rng, 4))
+			sleep_us(below(&o->rng, 200));
+	}
+	return NULL;
+}
+
+/*
  * In a child forked by an owner: a mapping of the device was not copied
  * (VM_DONTCOPY), or, after MADV_DOFORK, was copied with the pages mapped at
  * the fork. So each page of the region is unmapped (SIGSEGV), anonymous
@@ -788,7 +863,8 @@ static void forked_child(struct owner *o)
 
 			read_page(p, 0, &r);
 			if (!a && r.bad == 0 && (r.got == fill_of(o->ids[0], i) ||
-						 r.got == fill_of(o->ids[1], i))) {
+						 r.got == fill_of(o->ids[1], i) ||
+						 r.got == RUST_MM_SAMPLE_FAULT_FILL(i))) {
 				/* A page of the copy: all of it that file's. */
 				read_page(p, r.got, &r);
 				copy_page = r.bad < 0 && !r.signo;
@@ -843,8 +919,8 @@ static void run_owner(int n, uint64_t seed, const int *fds, const int *ids)
 {
 	struct ioctl_worker workers[2];
 	struct owner o = { .whole = -1 };
-	struct owner forker;
-	pthread_t mapper, fork_thread;
+	struct owner forker, toucher;
+	pthread_t mapper, fork_thread, touch_thread;
 	int i;
 
 	o.n = n;
@@ -870,6 +946,9 @@ static void run_owner(int n, uint64_t seed, const int *fds, const int *ids)
 	/* The forker reads the same areas, with its own random numbers. */
 	forker = o;
 	forker.rng = seed_for(seed, 20 + n);
+	/* The toucher runs on the other CPU, if there is one, beside the mapper. */
+	toucher = o;
+	toucher.rng = seed_for(seed, 40 + n);
 
 	/*
 	 * The mapper shares its CPU with one ioctl thread: it then changes the
@@ -879,15 +958,18 @@ static void run_owner(int n, uint64_t seed, const int *fds, const int *ids)
 	 * under TCG.
 	 */
 	o.cpu = n % sysconf(_SC_NPROCESSORS_ONLN);
+	toucher.cpu = (n + 1) % sysconf(_SC_NPROCESSORS_ONLN);
 	start_ioctl_workers(workers, 2, o.name, seed_for(seed, 30 + n), o.fds, o.ids, 2,
 			    o.cpu);
 	if (pthread_create(&mapper, NULL, mapper_thread, &o) ||
-	    pthread_create(&fork_thread, NULL, forker_thread, &forker)) {
+	    pthread_create(&fork_thread, NULL, forker_thread, &forker) ||
+	    pthread_create(&touch_thread, NULL, toucher_thread, &toucher)) {
 		fail("%s: pthread_create failed", o.name);
 		return;
 	}
 	pthread_join(mapper, NULL);
 	pthread_join(fork_thread, NULL);
+	pthread_join(touch_thread, NULL);
 	for (i = 0; i < 2; i++)
 		pthread_join(workers[i].thread, NULL);
 	/* Exit with whatever is mapped. */
@@ -1118,16 +1200,18 @@ static void log_results(void)
 		fprintf(stderr, "%s\n", buf);
 	}
 	fprintf(stderr,
-		"# mapper: %llu device maps, %llu anonymous maps, %llu munmaps, %llu partial munmaps, %llu splits refused, %llu mremaps refused, %llu MADV_DONTNEED, %llu MADV_DOFORK; %llu page checks\n",
-		(unsigned long long)sh->maps_dev, (unsigned long long)sh->maps_anon,
+		"# mapper: %llu device maps (%llu fault-driven), %llu anonymous maps, %llu munmaps, %llu partial munmaps, %llu splits refused, %llu mremaps refused, %llu MADV_DONTNEED, %llu MADV_DOFORK; %llu page checks\n",
+		(unsigned long long)sh->maps_dev, (unsigned long long)sh->maps_on_fault,
+		(unsigned long long)sh->maps_anon,
 		(unsigned long long)sh->munmaps, (unsigned long long)sh->partial_munmaps,
 		(unsigned long long)sh->splits_refused,
 		(unsigned long long)sh->mremap_refused,
 		(unsigned long long)sh->dontneeds, (unsigned long long)sh->doforks,
 		(unsigned long long)sh->page_checks);
 	fprintf(stderr,
-		"# %llu forks, %llu spawned children that exited with pages mapped, %llu drop_caches\n",
-		(unsigned long long)sh->forks, (unsigned long long)sh->spawns,
+		"# %llu toucher reads, %llu forks, %llu spawned children that exited with pages mapped, %llu drop_caches\n",
+		(unsigned long long)sh->touches, (unsigned long long)sh->forks,
+		(unsigned long long)sh->spawns,
 		(unsigned long long)sh->drops);
 }
 
@@ -1178,7 +1262,7 @@ TEST_F_TIMEOUT(race, stress, 50)
 	int i, status, waited;
 	pid_t pids[NR_ROLES];
 	int ids[NFILES];
-	int64_t dins, dzap;
+	int64_t dins, dzap, dfault;
 
 	psz = sysconf(_SC_PAGESIZE);
 	seed = env ? strtoull(env, NULL, 0) : (now_ns() ^ ((uint64_t)getpid() << 32));
@@ -1252,8 +1336,10 @@ TEST_F_TIMEOUT(race, stress, 50)
 	EXPECT_EQ(before.files, after.files);
 	EXPECT_EQ(after.inserted, after.held + after.zapped + after.reclaimed + after.freed)
 		TH_LOG("inserted != held + zapped + reclaimed + freed");
-	dins = after.inserted - before.inserted;
+	dfault = after.faulted - before.faulted;
+	dins = after.inserted - before.inserted - dfault;
 	dzap = after.zapped - before.zapped;
+	fprintf(stderr, "# pages the fault handler filled: %lld\n", (long long)dfault);
 	fprintf(stderr,
 		"# INSERTs that succeeded: %lld (%llu more in flight at an exit); the driver counted %lld\n",
 		(long long)sh->insert_ok, (unsigned long long)sh->insert_inflight,
@@ -1284,8 +1370,9 @@ TEST_F_TIMEOUT(race, stress, 50)
 	fprintf(stderr,
 		"# free memory (MemFree and the per-CPU lists) went down by %ld kB more than these went up (tolerance %d kB, %lld%% of the %lld kB in the %lld pages inserted)\n",
 		unexplained, UNEXPLAINED_SLACK_KB,
-		dins > 0 ? UNEXPLAINED_SLACK_KB * 100LL / (dins * psz / 1024) : 0,
-		(long long)dins * psz / 1024, (long long)dins);
+		dins + dfault > 0 ?
+			UNEXPLAINED_SLACK_KB * 100LL / ((dins + dfault) * psz / 1024) : 0,
+		(long long)(dins + dfault) * psz / 1024, (long long)(dins + dfault));
 	EXPECT_GE(UNEXPLAINED_SLACK_KB, unexplained)
 		TH_LOG("memory went missing: pages leaked?");
 	fprintf(stderr, "# took %.1f s\n", (now_ns() - start) / 1e9);

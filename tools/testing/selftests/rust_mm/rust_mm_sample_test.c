@@ -12,7 +12,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1189,6 +1191,175 @@ TEST_F(mm, closed_files_are_freed)
 	log_stats("after", &after);
 	EXPECT_EQ(before.files, after.files);
 	EXPECT_EQ(before.held, after.held);
+}
+
+/* A fault-driven mapping of @fd (RUST_MM_SAMPLE_ON_FAULT_PGOFF). */
+static char *map_on_fault(int fd, size_t len)
+{
+	return map_dev(fd, len, PROT_READ, MAP_SHARED,
+		       (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * page_size());
+}
+
+/*
+ * Fault-driven: the first touch of each page fills it, once; after ZAP the
+ * next touch fills a new one; INSERT where a page is mapped is EBUSY.
+ */
+TEST_F(mm, on_fault_fills_on_touch)
+{
+	struct rust_mm_sample_stats st0, st1, st2;
+	int fd = open_dev(), i;
+	char *p;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, get_stats(fd, &st0));
+	p = map_on_fault(fd, self->len);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_EQ(0, page_reads(p + i * self->psz, RUST_MM_SAMPLE_FAULT_FILL(i)))
+			TH_LOG("page %d", i);
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_EQ(0, page_reads(p + i * self->psz, RUST_MM_SAMPLE_FAULT_FILL(i)));
+	ASSERT_EQ(0, get_stats(fd, &st1));
+	EXPECT_EQ(st0.inserted + NPAGES, st1.inserted);
+	EXPECT_EQ(st0.faulted + NPAGES, st1.faulted);
+	EXPECT_EQ(st0.held + NPAGES, st1.held);
+	EXPECT_EQ(EBUSY, insert(fd, 2, 'x'));
+
+	ASSERT_EQ(0, zap(fd, 1));
+	EXPECT_EQ(0, page_reads(p + self->psz, RUST_MM_SAMPLE_FAULT_FILL(1)));
+	ASSERT_EQ(0, get_stats(fd, &st2));
+	EXPECT_EQ(st1.inserted + 1, st2.inserted);
+	EXPECT_EQ(st1.faulted + 1, st2.faulted);
+	EXPECT_EQ(st1.zapped + 1, st2.zapped);
+	EXPECT_EQ(st1.held, st2.held);
+	EXPECT_TRUE(stats_consistent(&st2));
+
+	ASSERT_EQ(0, munmap(p, self->len));
+	ASSERT_EQ(0, get_stats(fd, &st2));
+	EXPECT_EQ(st0.held, st2.held);
+	close(fd);
+}
+
+/* Fault-driven: a page dropped with MADV_DONTNEED comes back as it was. */
+TEST_F(mm, on_fault_dontneed_keeps_page)
+{
+	struct rust_mm_sample_stats st0, st1;
+	int fd = open_dev();
+	char *p;
+
+	ASSERT_LE(0, fd);
+	p = map_on_fault(fd, self->len);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, insert(fd, 0, 'K'));
+	ASSERT_EQ(0, page_reads(p, 'K'));
+	ASSERT_EQ(0, get_stats(fd, &st0));
+	ASSERT_EQ(0, madvise(p, self->psz, MADV_DONTNEED));
+	EXPECT_EQ(0, page_reads(p, 'K'));
+	ASSERT_EQ(0, get_stats(fd, &st1));
+	EXPECT_EQ(0, memcmp(&st0, &st1, sizeof(st1)));
+	munmap(p, self->len);
+	close(fd);
+}
+
+struct toucher {
+	int *ready;		/* threads at the start line */
+	int nthreads;
+	int cpu;
+	const char *page;
+	int got;
+};
+
+/* On its own CPU, waits (spinning) until all are ready, then touches the page. */
+static void *touch_page(void *arg)
+{
+	struct toucher *t = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(t->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	__atomic_add_fetch(t->ready, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(t->ready, __ATOMIC_SEQ_CST) < t->nthreads)
+		;
+	t->got = __atomic_load_n((const unsigned char *)t->page, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+#define ROUNDS 200
+
+/*
+ * Fault-driven: threads on different CPUs touching the same page at once
+ * all read one page, and the driver fills exactly one, round after round.
+ */
+TEST_F(mm, on_fault_concurrent_touch_one_page)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nthreads = ncpus < 2 ? 2 : ncpus > 8 ? 8 : ncpus;
+	struct rust_mm_sample_stats before, after;
+	int fd = open_dev(), round, i, ready;
+	struct toucher t[8];
+	pthread_t th[8];
+	char *p;
+
+	ASSERT_LE(0, fd);
+	p = map_on_fault(fd, self->len);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, get_stats(fd, &before));
+	for (round = 0; round < ROUNDS; round++) {
+		ready = 0;
+		for (i = 0; i < nthreads; i++) {
+			t[i] = (struct toucher){
+				.ready = &ready, .nthreads = nthreads, .cpu = i % ncpus,
+				.page = p + 3 * self->psz,
+			};
+			ASSERT_EQ(0, pthread_create(&th[i], NULL, touch_page, &t[i]));
+		}
+		for (i = 0; i < nthreads; i++) {
+			pthread_join(th[i], NULL);
+			EXPECT_EQ(RUST_MM_SAMPLE_FAULT_FILL(3), t[i].got) TH_LOG("round %d", round);
+		}
+		ASSERT_EQ(0, zap(fd, 3)) TH_LOG("round %d", round);
+	}
+	ASSERT_EQ(0, get_stats(fd, &after));
+	EXPECT_EQ(before.inserted + ROUNDS, after.inserted);
+	EXPECT_EQ(before.faulted + ROUNDS, after.faulted);
+	EXPECT_EQ(before.zapped + ROUNDS, after.zapped);
+	EXPECT_EQ(before.freed, after.freed);
+	munmap(p, self->len);
+	close(fd);
+}
+
+/*
+ * Fault-driven, after MADV_DOFORK: the child's copy shows the pages mapped
+ * at the fork, and a page that was not gives SIGBUS; the parent's faults go
+ * on.
+ */
+TEST_F(mm, on_fault_fork_copy)
+{
+	int fd = open_dev(), status;
+	pid_t pid;
+	char *p;
+
+	ASSERT_LE(0, fd);
+	p = map_on_fault(fd, self->len);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, page_reads(p, RUST_MM_SAMPLE_FAULT_FILL(0)));
+	ASSERT_EQ(0, madvise(p, self->len, MADV_DOFORK));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (page_reads(p, RUST_MM_SAMPLE_FAULT_FILL(0)))
+			_exit(1);
+		if (!gives_sigbus(p + self->psz))
+			_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child: 1 = page 0, 2 = page 1 not SIGBUS");
+	EXPECT_EQ(0, page_reads(p + self->psz, RUST_MM_SAMPLE_FAULT_FILL(1)));
+	munmap(p, self->len);
+	close(fd);
 }
 
 #define CGROUP_ROOT	"/sys/fs/cgroup"

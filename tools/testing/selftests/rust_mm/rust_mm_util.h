@@ -39,13 +39,14 @@ static inline int get_stats(int fd, struct rust_mm_sample_stats *st)
 static inline void log_stats(const char *what, const struct rust_mm_sample_stats *st)
 {
 	fprintf(stderr,
-		"# %s: held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu files=%llu\n",
+		"# %s: held=%llu inserted=%llu zapped=%llu reclaimed=%llu freed=%llu files=%llu faulted=%llu\n",
 		what, (unsigned long long)st->held,
 		(unsigned long long)st->inserted,
 		(unsigned long long)st->zapped,
 		(unsigned long long)st->reclaimed,
 		(unsigned long long)st->freed,
-		(unsigned long long)st->files);
+		(unsigned long long)st->files,
+		(unsigned long long)st->faulted);
 }
 
 /* Writes @val to @path (a sysctl, a cgroup file); returns 0 or the errno. */
