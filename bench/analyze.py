@@ -220,6 +220,8 @@ OPS = [
      "c_mm_sample", "cms_ioctl", ("cms_write_raw",)),
     ("    insert+zap in the kernel", "rust_mm_bench", "BenchFile>::insert_zap_vma",
      "c_mm_bench", "cmb_insert_zap_vma", ()),
+    ("(e) the sample's fault handler", "rust_mm_sample", "ops::vm_fault",
+     "c_mm_sample", "cms_vm_fault", ()),
 ]
 
 _DM = {}

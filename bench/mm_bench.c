@@ -11,6 +11,9 @@
  *  (c) INSERT + ZAP of one page through the ioctls of the Rust sample
  *      (/dev/rust-mm-sample) and of its C reference (/dev/c-mm-sample),
  *      timed from userspace around the ioctl pairs;
+ *  (e) a fault-in + ZAP of one page: a touch of page 0 of a fault-driven
+ *      mapping of each of the two devices (the driver's fault handler fills
+ *      a page and maps it), then the ZAP ioctl, timed from userspace;
  *  (d) insert + zap of one page (one MM_BENCH_RUN ioctl each) from several
  *      threads while another thread mmaps and munmaps an unrelated area in a
  *      loop: the per-VMA lock path against the mmap lock path; and the same
@@ -25,14 +28,14 @@
  *
  * Each Rust/C ratio is the median of the per-round ratios, so that both sides
  * of a ratio ran next to each other. The last line gives the worst ratio of
- * (a) to (c).
+ * (a) to (c) and (e).
  *
  * The kernel passes unknown name=value boot parameters to init as environment
- * variables: mm_bench_rounds=N sets the rounds of (a) to (c), mm_bench_d_rounds=N
+ * variables: mm_bench_rounds=N sets the rounds of (a) to (c) and (e), mm_bench_d_rounds=N
  * those of (d), mm_bench_scale=P scales the iteration counts and durations to
  * P percent, mm_bench_workers=N sets the threads of (d), mm_bench_mapper=0
  * leaves its mmap/munmap thread out, and mm_bench_rust_sample=DEV and
- * mm_bench_c_sample=DEV replace the devices of (c).
+ * mm_bench_c_sample=DEV replace the devices of (c) and (e).
  *
  * With mm_bench_icount=1, for a VM under QEMU -icount shift=0, where ktime
  * counts instructions, it leaves out (d) and prints instructions per
@@ -79,6 +82,7 @@ enum {
 	ROW_IOCTL,	/* (c) */
 	ROW_IOCTL_F,	/* (c), C filling the page as Page::write_raw does */
 	ROW_KERNEL_IZ,	/* (c) without the ioctl, the allocation and the fill */
+	ROW_FAULT,	/* (e) */
 	ROW_D_VMA,	/* (d), per-VMA lock */
 	ROW_D_MMAP,	/* (d), mmap lock */
 	ROW_D_B,	/* (d) with the lookup of (b) instead of insert+zap */
@@ -103,6 +107,7 @@ static const char *const row_name[NROWS] = {
 	"(c) INSERT+ZAP ioctls: sample vs C reference",
 	"    (c) against C filling as Page::write_raw does",
 	"    insert+zap in the kernel, per-VMA lock",
+	"(e) fault-in+ZAP: sample vs C reference",
 	"(d) insert+zap, threads + mmap/munmap: per-VMA",
 	"(d) the same through the mmap lock",
 	"    (d) with the lookup of (b), no insert+zap",
@@ -165,12 +170,13 @@ static int open_dev(const char *dev)
  */
 static char *slot_addr[1 + MAX_WORKERS];
 
-/* Maps one page of fd read-only at slot. */
-static char *map_slot(int fd, int slot)
+/* Maps one page of fd read-only at slot, at page offset pgoff of the device. */
+static char *map_slot_at(int fd, int slot, off_t pgoff)
 {
 	char *want = slot_addr[slot];
 	char *p = mmap(want, page_size, PROT_READ,
-		       MAP_SHARED | (want ? MAP_FIXED_NOREPLACE : 0), fd, 0);
+		       MAP_SHARED | (want ? MAP_FIXED_NOREPLACE : 0), fd,
+		       pgoff * page_size);
 
 	if (p == MAP_FAILED)
 		die("mmap at %p: %s", want, strerror(errno));
@@ -178,6 +184,11 @@ static char *map_slot(int fd, int slot)
 		die("mmap: got %p instead of %p", p, want);
 	slot_addr[slot] = p;
 	return p;
+}
+
+static char *map_slot(int fd, int slot)
+{
+	return map_slot_at(fd, slot, 0);
 }
 
 static void unmap_slot(int slot)
@@ -216,6 +227,25 @@ static double ioctl_pairs(int fd, unsigned long insert, unsigned int iters)
 	return (double)(now_ns() - start) / iters;
 }
 
+/*
+ * (e): iters touches of page 0 of a fault-driven mapping at addr, each
+ * followed by a ZAP; returns ns per pair.
+ */
+static double fault_pairs(int fd, const char *addr, unsigned int iters)
+{
+	__u64 start = now_ns();
+	unsigned int i;
+
+	for (i = 0; i < iters; i++) {
+		if (__atomic_load_n(&addr[0], __ATOMIC_RELAXED) !=
+		    (char)RUST_MM_SAMPLE_FAULT_FILL(0))
+			die("the faulted-in page does not read back");
+		if (ioctl(fd, RUST_MM_SAMPLE_ZAP, 0))
+			die("ZAP: %s", strerror(errno));
+	}
+	return (double)(now_ns() - start) / iters;
+}
+
 /* The sample and its C reference insert pages that read back as filled. */
 static void check_sample(int fd, const char *dev)
 {
@@ -230,6 +260,14 @@ static void check_sample(int fd, const char *dev)
 	if (ioctl(fd, RUST_MM_SAMPLE_ZAP, 0))
 		die("ZAP on %s: %s", dev, strerror(errno));
 	unmap_slot(0);
+	/* And fill a page on the first touch of a fault-driven mapping. */
+	addr = map_slot_at(fd, 0, RUST_MM_SAMPLE_ON_FAULT_PGOFF);
+	if (__atomic_load_n(&addr[page_size - 1], __ATOMIC_RELAXED) !=
+	    (char)RUST_MM_SAMPLE_FAULT_FILL(0))
+		die("%s: the faulted-in page does not read back", dev);
+	if (ioctl(fd, RUST_MM_SAMPLE_ZAP, 0))
+		die("ZAP on %s: %s", dev, strerror(errno));
+	unmap_slot(0);
 }
 
 static void check_stats(int fd, const char *dev)
@@ -238,11 +276,12 @@ static void check_stats(int fd, const char *dev)
 
 	if (ioctl(fd, RUST_MM_SAMPLE_STATS, &st))
 		die("STATS on %s: %s", dev, strerror(errno));
-	if (st.held || st.inserted != st.zapped)
-		die("%s: held %llu, inserted %llu, zapped %llu", dev,
+	if (st.held || st.inserted != st.zapped || !st.faulted)
+		die("%s: held %llu, inserted %llu, zapped %llu, faulted %llu", dev,
 		    (unsigned long long)st.held,
 		    (unsigned long long)st.inserted,
-		    (unsigned long long)st.zapped);
+		    (unsigned long long)st.zapped,
+		    (unsigned long long)st.faulted);
 }
 
 /* (d): the contended run. */
@@ -421,6 +460,8 @@ static double measure_mapped(int row, int l, int bfd, int sfd,
 	case ROW_IOCTL_F:
 		return ioctl_pairs(sfd, l == RUST ? RUST_MM_SAMPLE_INSERT :
 				   MM_BENCH_SAMPLE_INSERT_RUST_FILL, n_ioctl);
+	case ROW_FAULT:
+		return fault_pairs(sfd, slot_addr[0], n_ioctl);
 	default:
 		return kernel_run(bfd, MM_BENCH_INSERT_ZAP_VMA, n_kernel_iz,
 				  NULL);
@@ -433,7 +474,10 @@ static double measure(int row, int l, int bfd, int sfd, unsigned int n_lookup,
 {
 	double v;
 
-	map_slot(row == ROW_IOCTL || row == ROW_IOCTL_F ? sfd : bfd, 0);
+	if (row == ROW_FAULT)
+		map_slot_at(sfd, 0, RUST_MM_SAMPLE_ON_FAULT_PGOFF);
+	else
+		map_slot(row == ROW_IOCTL || row == ROW_IOCTL_F ? sfd : bfd, 0);
 	v = measure_mapped(row, l, bfd, sfd, n_lookup, n_kernel_iz, n_ioctl);
 	unmap_slot(0);
 	return v;
@@ -513,7 +557,7 @@ int main(int argc, char **argv)
 		sample_dev[C] = getenv("mm_bench_c_sample");
 	page_size = sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* (a) to (c) run on CPU 0, (d) wherever the scheduler likes. */
+	/* (a) to (c) and (e) run on CPU 0, (d) wherever the scheduler likes. */
 	if (sched_getaffinity(0, sizeof(cpus), &cpus))
 		die("sched_getaffinity: %s", strerror(errno));
 	CPU_ZERO(&cpu0);
@@ -535,9 +579,9 @@ int main(int argc, char **argv)
 	for (r = -1; r < rounds; r++) {
 		int slot = r < 0 ? 0 : r;
 
-		fprintf(stderr, "mm_bench: (a)-(c) round %d of %ld\n", r + 1,
+		fprintf(stderr, "mm_bench: (a)-(c), (e) round %d of %ld\n", r + 1,
 			rounds);
-		for (i = ROW_LOOKUP; i <= ROW_KERNEL_IZ; i++) {
+		for (i = ROW_LOOKUP; i <= ROW_FAULT; i++) {
 			for (k = 0; k < NLANG; k++) {
 				l = (slot + k) % NLANG;
 				ns[i][l][slot] = measure(i, l, bfd[l], sfd[l],
@@ -546,7 +590,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	for (i = ROW_LOOKUP; i <= ROW_KERNEL_IZ; i++)
+	for (i = ROW_LOOKUP; i <= ROW_FAULT; i++)
 		rounds_of[i] = rounds;
 
 	/* (d), which needs wall time and vCPUs that run in parallel. */
@@ -584,11 +628,11 @@ int main(int argc, char **argv)
 	printf("%-50s %9s %9s %7s  %s\n", "operation",
 	       icount ? "rust ins" : "rust ns", icount ? "c ins" : "c ns",
 	       "rust/c", "per-round range");
-	for (i = 0; i < (icount ? ROW_KERNEL_IZ + 1 : NROWS); i++) {
+	for (i = 0; i < (icount ? ROW_FAULT + 1 : NROWS); i++) {
 		double q = print_row(i);
 
-		if ((i == ROW_LOOKUP || i == ROW_VMA_LOCK || i == ROW_IOCTL) &&
-		    q > worst)
+		if ((i == ROW_LOOKUP || i == ROW_VMA_LOCK || i == ROW_IOCTL ||
+		     i == ROW_FAULT) && q > worst)
 			worst = q;
 	}
 	for (i = 0; i < (icount ? 0 : ND); i += 2) {
