@@ -978,6 +978,40 @@ TEST_F(fault, mremap)
 }
 
 /*
+ * Maps the device fault-driven at FAR_ADDR, where no page tables exist, and
+ * runs @op on its page 2 with the @n-th injection point failing, with the
+ * driver's counters before and after in @before and @after. Returns the
+ * mapping.
+ */
+static char *fault_in_shot(struct __test_metadata *_metadata,
+			   const struct nth *nth, int fd, struct op *op, int n,
+			   struct shot *s, struct rust_mm_sample_stats *before,
+			   struct rust_mm_sample_stats *after)
+{
+	long psz = page_size();
+	char *p = mmap((void *)FAR_ADDR, NPAGES * psz, PROT_READ,
+		       MAP_SHARED | MAP_FIXED_NOREPLACE, fd,
+		       (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * psz);
+
+	ASSERT_EQ((void *)FAR_ADDR, p)
+		TH_LOG("mmap at %#lx: %s", FAR_ADDR, strerror(errno));
+	op->addr = p + 2 * psz;
+	ASSERT_EQ(0, get_stats(fd, before));
+	*s = inject(nth, n, op);
+	ASSERT_EQ(0, get_stats(fd, after));
+	return p;
+}
+
+/* Whether the driver filled one page by fault between @before and @after. */
+static bool filled_one(const struct rust_mm_sample_stats *before,
+		       const struct rust_mm_sample_stats *after)
+{
+	return after->inserted == before->inserted + 1 &&
+	       after->faulted == before->faulted + 1 &&
+	       after->held == before->held + 1;
+}
+
+/*
  * The driver's fault handler, in a fault-driven mapping at FAR_ADDR where no
  * page tables exist: the kernel reads page 2 for the process (a futex wait), so
  * core mm allocates the page tables, and the driver a page, which it fills and
@@ -997,21 +1031,15 @@ TEST_F(fault, fault_in)
 	char *p;
 
 	for (n = 1; n <= MAX_NTH; n++) {
-		p = mmap((void *)FAR_ADDR, self->len, PROT_READ,
-			 MAP_SHARED | MAP_FIXED_NOREPLACE, self->fd,
-			 (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * self->psz);
-		ASSERT_EQ((void *)FAR_ADDR, p)
-			TH_LOG("mmap at %#lx: %s", FAR_ADDR, strerror(errno));
-		op.addr = p + 2 * self->psz;
-		ASSERT_EQ(0, get_stats(self->fd, &before));
-		s = inject(&self->nth, n, &op);
-		ASSERT_EQ(0, get_stats(self->fd, &after));
+		p = fault_in_shot(_metadata, &self->nth, self->fd, &op, n, &s, &before,
+				  &after);
 		if (!s.ret) {
 			if (s.injected)
 				absorbed(&t, n);
-			EXPECT_EQ(before.inserted + 1, after.inserted);
-			EXPECT_EQ(before.faulted + 1, after.faulted);
-			EXPECT_EQ(before.held + 1, after.held);
+			EXPECT_TRUE(filled_one(&before, &after)) {
+				log_stats("before", &before);
+				log_stats("after", &after);
+			}
 			EXPECT_TRUE(page_is(p + 2 * self->psz, fill));
 			EXPECT_EQ(0, munmap(p, self->len));
 			if (!s.injected) {
@@ -1062,21 +1090,15 @@ TEST_F(fault, fault_in_user)
 	char *p;
 
 	for (n = 1; n <= MAX_NTH; n++) {
-		p = mmap((void *)FAR_ADDR, self->len, PROT_READ,
-			 MAP_SHARED | MAP_FIXED_NOREPLACE, self->fd,
-			 (off_t)RUST_MM_SAMPLE_ON_FAULT_PGOFF * self->psz);
-		ASSERT_EQ((void *)FAR_ADDR, p)
-			TH_LOG("mmap at %#lx: %s", FAR_ADDR, strerror(errno));
-		op.addr = p + 2 * self->psz;
-		ASSERT_EQ(0, get_stats(self->fd, &before));
-		s = inject(&self->nth, n, &op);
-		ASSERT_EQ(0, get_stats(self->fd, &after));
+		p = fault_in_shot(_metadata, &self->nth, self->fd, &op, n, &s, &before,
+				  &after);
 		EXPECT_EQ(0, s.ret)
 			TH_LOG("injected failure %d: the read got %s", n,
 			       s.ret > 0 ? strsignal(s.ret) : "a wrong byte");
-		EXPECT_EQ(before.inserted + 1, after.inserted);
-		EXPECT_EQ(before.faulted + 1, after.faulted);
-		EXPECT_EQ(before.held + 1, after.held);
+		EXPECT_TRUE(filled_one(&before, &after)) {
+			log_stats("before", &before);
+			log_stats("after", &after);
+		}
 		EXPECT_EQ(0, munmap(p, self->len));
 		if (!s.injected) {
 			points = n - 1;
