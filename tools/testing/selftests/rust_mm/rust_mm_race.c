@@ -246,17 +246,27 @@ struct probe {
 	unsigned char got;
 };
 
+/* Whether the word @v is all one of the @nfills bytes @fills. */
+static bool word_is_one_of(uint64_t v, const unsigned char *fills, int nfills)
+{
+	int k;
+
+	for (k = 0; k < nfills; k++)
+		if (v == 0x0101010101010101ULL * fills[k])
+			return true;
+	return false;
+}
+
 /*
- * Reads the page at @p until a byte is not @want or an access faults. With
- * @alt, a word (8 bytes) may instead be all @alt: the page was replaced by a
- * page of that fill between two reads.
+ * Reads the page at @p until a word (8 bytes) is not all one of the @nfills
+ * bytes @fills, or an access faults. More than one fill: the page may be
+ * replaced by a page of another fill between two reads. A bad byte is the
+ * first in that word that is not @fills[0].
  */
-static void read_page_or(const void *p, unsigned char want, bool alt_ok,
-			 unsigned char alt, struct probe *r)
+static void read_page_of(const void *p, const unsigned char *fills, int nfills,
+			 struct probe *r)
 {
 	const uint64_t *w = p;
-	uint64_t pat = 0x0101010101010101ULL * want;
-	uint64_t alt_pat = 0x0101010101010101ULL * alt;
 	long i, n = psz / sizeof(*w);
 
 	r->signo = 0;
@@ -266,11 +276,11 @@ static void read_page_or(const void *p, unsigned char want, bool alt_ok,
 		for (i = 0; i < n; i++) {
 			uint64_t v = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
 
-			if (v != pat && (!alt_ok || v != alt_pat)) {
+			if (!word_is_one_of(v, fills, nfills)) {
 				const unsigned char *b = (const unsigned char *)&v;
 				int j = 0;
 
-				while (b[j] == want)
+				while (b[j] == fills[0])
 					j++;
 				r->bad = i * sizeof(*w) + j;
 				r->got = b[j];
@@ -285,9 +295,10 @@ static void read_page_or(const void *p, unsigned char want, bool alt_ok,
 	}
 }
 
+/* Reads the page at @p until a byte is not @want or an access faults. */
 static void read_page(const void *p, unsigned char want, struct probe *r)
 {
-	read_page_or(p, want, false, 0, r);
+	read_page_of(p, &want, 1, r);
 }
 
 /* The errors rust_mm_sample.h documents for INSERT, and for ZAP. */
@@ -449,10 +460,11 @@ static void check_page(struct owner *o, const char *where, char *p,
 {
 	unsigned char want = k == DEV ? fill_of(o->ids[f], i) : 0;
 	bool on_fault = k == DEV && o->on_fault;
+	unsigned char fills[] = { want, RUST_MM_SAMPLE_FAULT_FILL(i) };
 	struct probe r;
 	char got[48];
 
-	read_page_or(p, want, on_fault, RUST_MM_SAMPLE_FAULT_FILL(i), &r);
+	read_page_of(p, fills, on_fault ? 2 : 1, &r);
 	add(&sh->page_checks, 1);
 	switch (k) {
 	case DEV:
@@ -811,29 +823,20 @@ static void *toucher_thread(void *arg)
 	pin(o->cpu);
 	for (i = 0; running(i, TOUCHES); i++) {
 		unsigned int idx = below(&o->rng, NPAGES);
-		const uint64_t *w = (const uint64_t *)(o->region + idx * psz);
-		uint64_t ok[4] = {
-			0, 0x0101010101010101ULL * fill_of(o->ids[0], idx),
-			0x0101010101010101ULL * fill_of(o->ids[1], idx),
-			0x0101010101010101ULL * RUST_MM_SAMPLE_FAULT_FILL(idx),
+		unsigned char fills[] = {
+			0, fill_of(o->ids[0], idx), fill_of(o->ids[1], idx),
+			RUST_MM_SAMPLE_FAULT_FILL(idx),
 		};
-		/* Used only if no signal came: no volatile needed. */
-		uint64_t v = 0;
-		long j = 0;
+		struct probe r;
+		char got[48];
 
-		probe_armed = 1;
-		if (sigsetjmp(probe_env, 0) == 0) {
-			for (j = 0; j < psz / 8; j += 1 + below(&o->rng, 64)) {
-				v = __atomic_load_n(&w[j], __ATOMIC_RELAXED);
-				if (v != ok[0] && v != ok[1] && v != ok[2] && v != ok[3])
-					break;
-			}
-			probe_armed = 0;
-			if (j < psz / 8)
-				fail("%s: toucher: page %u, word %ld is %#llx: a wrong page",
-				     o->name, idx, (long)j, (unsigned long long)v);
-		} else if (probe_signo != SIGBUS && probe_signo != SIGSEGV) {
-			fail("%s: toucher: page %u: signal %d", o->name, idx, probe_signo);
+		read_page_of(o->region + idx * psz, fills, ARRAY_SIZE(fills), &r);
+		if (r.bad >= 0) {
+			describe(r.got, got, sizeof(got));
+			fail("%s: toucher: page %u, byte %ld is %s: a wrong page", o->name,
+			     idx, r.bad, got);
+		} else if (r.signo && r.signo != SIGBUS && r.signo != SIGSEGV) {
+			fail("%s: toucher: page %u: signal %d", o->name, idx, r.signo);
 		}
 		add(&sh->touches, 1);
 		if (!below(&o->rng, 4))
