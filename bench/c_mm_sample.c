@@ -91,6 +91,15 @@ static void cms_vm_open(struct vm_area_struct *vma)
 	kref_get(&f->ref);
 }
 
+/*
+ * Whether vma is the file's own mapping, not a fork copy or the target of a
+ * refused mremap, as the sample's Mapping::is_own(). Called with f->lock held.
+ */
+static bool cms_is_own(struct cms_file *f, struct vm_area_struct *vma)
+{
+	return f->mapped && vma->vm_start == f->start && vma->vm_mm == f->mm;
+}
+
 static void cms_vm_close(struct vm_area_struct *vma)
 {
 	struct cms_file *f = vma->vm_private_data;
@@ -99,7 +108,7 @@ static void cms_vm_close(struct vm_area_struct *vma)
 
 	spin_lock(&f->lock);
 	/* A fork copy, or the target of a refused mremap: not the mapping. */
-	if (!f->mapped || vma->vm_start != f->start || vma->vm_mm != f->mm) {
+	if (!cms_is_own(f, vma)) {
 		spin_unlock(&f->lock);
 		kref_put(&f->ref, cms_free);
 		return;
@@ -431,8 +440,7 @@ static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
 	int err;
 
 	spin_lock(&f->lock);
-	if (!f->on_fault || !f->mapped || vmf->vma->vm_start != f->start ||
-	    vmf->vma->vm_mm != f->mm) {
+	if (!f->on_fault || !cms_is_own(f, vmf->vma)) {
 		spin_unlock(&f->lock);
 		return VM_FAULT_SIGBUS;
 	}
