@@ -2,6 +2,7 @@
 
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
+#include <linux/uaccess.h>
 
 /*
  * Only what is `static inline` (or a macro) in 6.12 is wrapped here. `mmput`,
@@ -89,4 +90,19 @@ struct vm_area_struct *rust_helper_lock_vma_under_rcu(struct mm_struct *mm,
 bool rust_helper_vma_is_dax(const struct vm_area_struct *vma)
 {
 	return vma_is_dax(vma);
+}
+
+void rust_helper_pagefault_disable(void)
+{
+	pagefault_disable();
+}
+
+void rust_helper_pagefault_enable(void)
+{
+	pagefault_enable();
+}
+
+bool rust_helper_pagefault_disabled(void)
+{
+	return pagefault_disabled();
 }

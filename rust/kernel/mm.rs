@@ -38,6 +38,54 @@
 //!   [`VmOperations::close`] or the data's drop takes: the last `mmput` tears the address space
 //!   down and closes its VMAs on the spot. [`MmWithUserAsync`] defers that to a worker.
 //!
+//! # Callbacks of core mm
+//!
+//! Core mm calls the driver with its own locks held, and waits for nothing the callback waits
+//! for: `f_op->mmap` (given a [`VmAreaNew`](virt::VmAreaNew)) and the
+//! [`VmOperations`](virt::VmOperations) hooks run with the mmap lock of the VMA's address space
+//! held (`fault` the read lock; `open`, `may_split` and `mremap` the write lock; `close` the
+//! write lock, or the read lock after `munmap`'s downgrade), and a
+//! [`Shrinker`](crate::shrinker::Shrinker) runs in reclaim, which any allocation may enter
+//! with whatever its caller holds (in a page fault: an mmap lock). A callback that waits for
+//! what its caller holds never returns. What the series does about that:
+//!
+//! - What a callback is handed has no way to the locks held around it: a hook gets a
+//!   [`VmAreaInfo`], a fault a [`VmFault`](virt::VmFault) whose VMA is a [`VmAreaInfo`] and
+//!   whose one answer is the page it maps.
+//! - `f_op->mmap` and the hooks run with page faults disabled. A user memory access (a
+//!   [`UserSlice`]) fails with `EFAULT` instead of faulting on the address space whose lock is
+//!   held, and [`Mm::mmget_not_zero`] and [`MmWithUser::with_current`] return [`None`] for every
+//!   address space: a hook takes no new user of an address space, so it can neither lock one
+//!   (all mmap locks are one lock class; two processes whose hooks lock each other's deadlock)
+//!   nor drop the last reference to one (whose teardown takes its mmap lock and closes its VMAs
+//!   on the spot).
+//! - Reclaim cannot be made to spin by a shrinker's answers, and dropping a
+//!   [`ShrinkerRegistration`](crate::shrinker::ShrinkerRegistration) inside its own callback does
+//!   not wait for that callback (see [`shrinker`](crate::shrinker)).
+//!
+//! What the types cannot see is where the driver's own data leads. So these rules are the
+//! driver's:
+//!
+//! - A hook, and `f_op->mmap`, may take the driver's own locks, provided the driver never holds
+//!   them while it takes an mmap lock or a VMA lock, touches user memory, or drops an
+//!   [`ARef<MmWithUser>`] (each of which may wait for the mmap lock that the hook runs under).
+//!   It must not lock an address space through an [`MmWithUser`] reference that its data holds,
+//!   and should not hold one at all (see [`VmOperations::close`]). It may drop [`ARef<Mm>`]
+//!   references, [`ARef<MmWithUserAsync>`] ones, and the driver's data.
+//! - A shrinker callback may take the driver's locks only if the driver never allocates memory
+//!   while holding them (or takes them with a trylock, answering
+//!   [`ScanResult::Stop`](crate::shrinker::ScanResult::Stop) when it fails); it may lock an
+//!   address space only with [`MmWithUser::mmap_read_trylock`] or
+//!   [`MmWithUser::lock_vma_under_rcu`], never with a lock that waits; and it must not touch user
+//!   memory. It may drop [`ARef<Mm>`] and [`ARef<MmWithUserAsync>`] references, but not the last
+//!   [`ARef<MmWithUser>`]: convert it with [`MmWithUser::use_mmput_async`] first.
+//!
+//! Lockdep (`CONFIG_PROVE_LOCKING`) reports a break of these rules the first time the two
+//! locks are taken in both orders, even without a deadlock; reclaim is a lock to it too
+//! (`fs_reclaim`), so a shrinker that takes a lock held around an allocation is reported.
+//! Sleeping where core mm does not allow it is reported by `CONFIG_DEBUG_ATOMIC_SLEEP`, and a
+//! task blocked for good by the hung task detector (`CONFIG_DETECT_HUNG_TASK`).
+//!
 //! [`UserSlice`]: crate::uaccess::UserSlice
 //! [`VmOperations::close`]: virt::VmOperations::close
 //!
@@ -50,6 +98,38 @@ use crate::{
     types::{ARef, AlwaysRefCounted, NotThreadSafe, Opaque},
 };
 use core::{ops::Deref, ptr::NonNull};
+
+/// Runs `f`, a callback of core mm, with page faults disabled on the current task.
+///
+/// Every callback that core mm calls with an mmap lock held (`f_op->mmap` and the
+/// [`virt::VmOperations`] hooks) runs through this: a user memory access in it fails with
+/// `EFAULT` instead of faulting on the address space whose lock is held, and
+/// [`in_mm_callback`] tells [`Mm::mmget_not_zero`] and [`MmWithUser::with_current`] to refuse.
+/// Sleeping is still allowed (`pagefault_disable` does not disable preemption).
+#[inline]
+pub(crate) fn mm_callback<R>(f: impl FnOnce() -> R) -> R {
+    struct Enable;
+    impl Drop for Enable {
+        #[inline]
+        fn drop(&mut self) {
+            // SAFETY: Paired with the `pagefault_disable` below, on the same task: `Enable` is
+            // a local of this function.
+            unsafe { bindings::pagefault_enable() };
+        }
+    }
+    // SAFETY: `pagefault_disable` may be called from any context; `Enable` undoes it.
+    unsafe { bindings::pagefault_disable() };
+    let _enable = Enable;
+    f()
+}
+
+/// Whether the current task runs with page faults disabled: inside a callback of core mm that
+/// runs with an mmap lock held ([`mm_callback`]), or in atomic code that disabled them itself.
+#[inline]
+fn in_mm_callback() -> bool {
+    // SAFETY: `pagefault_disabled` reads a field of the current task, which only it writes.
+    unsafe { bindings::pagefault_disabled() }
+}
 
 pub mod virt;
 use virt::{VmAreaInfo, VmAreaMut, VmAreaRef};
@@ -433,6 +513,13 @@ impl Mm {
     /// Returns [`None`] if `mm_users` is zero: the address space has been or is being torn down,
     /// and this [`Mm`] is just an allocation.
     ///
+    /// Returns [`None`] too, for every address space, inside the callbacks that core mm makes
+    /// with an mmap lock held: `f_op->mmap` and the [`VmOperations`](virt::VmOperations) hooks
+    /// (see [callbacks of core mm](self#callbacks-of-core-mm)), and wherever page faults are
+    /// disabled. There, locking an address space would wait for core mm (all mmap locks are
+    /// one lock class to lockdep, and two processes doing it to each other deadlock), and
+    /// dropping the reference could tear the address space down, which takes its mmap lock.
+    ///
     /// # Examples
     ///
     /// The `mmget` reference is released when the handle is dropped.
@@ -457,6 +544,79 @@ impl Mm {
     /// # Ok::<(), Error>(())
     /// ```
     ///
+    /// A hook of one address space cannot reach another one, even through data that both share.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    /// use kernel::mm::virt::{VmAreaInfo, VmOperations, VmOpsTable};
+    /// use kernel::mm::{Mm, MmWithUser};
+    /// use kernel::page::PAGE_SIZE;
+    /// use kernel::sync::Arc;
+    /// use kernel::types::ARef;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::kunit_test_mm_alloc;
+    /// # use kernel::mm::virt::{kunit_test_mmap_driver, kunit_test_munmap};
+    ///
+    /// struct Shared {
+    ///     /// Another process's address space, which the driver shares data with.
+    ///     other: ARef<Mm>,
+    ///     /// The address of some user memory of this process.
+    ///     user: usize,
+    ///     reached: AtomicUsize,
+    ///     closed: AtomicUsize,
+    /// }
+    ///
+    /// impl VmOperations for Shared {
+    ///     fn close(&self, _vma: &VmAreaInfo) {
+    ///         // Core mm holds this process's mmap lock: none of these may wait for it, or for
+    ///         // the other process's (which may be waiting for this one's in its own `close`).
+    ///         if let Some(other) = self.other.mmget_not_zero() {
+    ///             let _guard = other.mmap_read_lock();
+    ///             self.reached.fetch_add(1, Relaxed);
+    ///         }
+    ///         if let Some(()) = MmWithUser::with_current(|mm| drop(mm.mmap_read_lock())) {
+    ///             self.reached.fetch_add(1, Relaxed);
+    ///         }
+    ///         let mut buf = [0u8; 8];
+    ///         if UserSlice::new(self.user, 8).reader().read_slice(&mut buf).is_ok() {
+    ///             self.reached.fetch_add(1, Relaxed);
+    ///         }
+    ///         self.closed.fetch_add(1, Relaxed);
+    ///     }
+    /// }
+    ///
+    /// static OPS: VmOpsTable<Shared> = VmOpsTable::new();
+    ///
+    /// # let other = kunit_test_mm_alloc()?;
+    /// # // Anonymous memory, not touched yet: a read of it faults.
+    /// # let user = kernel::mm::kunit_test_mmap(
+    /// #     PAGE_SIZE,
+    /// #     kernel::bindings::PROT_READ as usize,
+    /// #     (kernel::bindings::MAP_PRIVATE | kernel::bindings::MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let shared = Arc::new(
+    ///     Shared {
+    ///         other: ARef::from(&**other),
+    ///         user,
+    ///         reached: AtomicUsize::new(0),
+    ///         closed: AtomicUsize::new(0),
+    ///     },
+    ///     GFP_KERNEL,
+    /// )?;
+    /// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &shared)?;
+    /// # // SAFETY: This test mapped this range.
+    /// # unsafe { kunit_test_munmap(addr, PAGE_SIZE)? };
+    /// assert_eq!(shared.closed.load(Relaxed), 1);
+    /// assert_eq!(shared.reached.load(Relaxed), 0);
+    /// // Outside the hook, the same calls work.
+    /// assert!(shared.other.mmget_not_zero().is_some());
+    /// assert!(MmWithUser::with_current(|_| ()).is_some());
+    /// let mut buf = [1u8; 8];
+    /// UserSlice::new(user, 8).reader().read_slice(&mut buf)?;
+    /// assert_eq!(buf, [0; 8]);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
     /// It fails once the last `mmget` reference is gone, and never succeeds again.
     ///
     /// ```
@@ -477,6 +637,9 @@ impl Mm {
     /// ```
     #[inline]
     pub fn mmget_not_zero(&self) -> Option<ARef<MmWithUser>> {
+        if in_mm_callback() {
+            return None;
+        }
         // SAFETY: The pointer is valid since `self` is a reference.
         let success = unsafe { bindings::mmget_not_zero(self.as_raw()) };
 
@@ -537,6 +700,9 @@ impl MmWithUser {
     /// ```
     #[inline]
     pub fn with_current<R>(f: impl FnOnce(&MmWithUser) -> R) -> Option<R> {
+        if in_mm_callback() {
+            return None;
+        }
         // SAFETY: `get_current` has no safety requirements and returns the current task, which
         // is valid while it runs. Only the current task writes its own `mm` and `flags` fields,
         // so reading them here is not a data race.

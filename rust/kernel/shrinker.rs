@@ -17,7 +17,7 @@
 use crate::{
     bindings, c_str,
     error::{code::ENOMEM, Result},
-    ffi::c_ulong,
+    ffi::{c_long, c_ulong},
     str::CStr,
     sync::{Arc, ArcBorrow},
 };
@@ -43,10 +43,64 @@ impl ShrinkControl<'_> {
 
     /// Tells reclaim how many objects [`Shrinker::scan`] looked at, when that is not
     /// [`ShrinkControl::nr_to_scan`] (the default).
+    ///
+    /// Reclaim calls `scan` again and again until what the calls looked at adds up to what it
+    /// wants scanned: a call that looked at nothing, repeated, would never get there. So a scan
+    /// that freed nothing is answered `SHRINK_STOP` to reclaim, like [`ScanResult::Stop`],
+    /// whatever it set here, and reclaim stops calling the shrinker for this pass. A count
+    /// below what [`ScanResult::Freed`] says was freed is raised to it: nothing is freed without
+    /// being looked at.
+    ///
+    /// # Examples
+    ///
+    /// A scan that finds every object busy looks at nothing and frees nothing; reclaim does not
+    /// spin on it.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    /// use kernel::c_str;
+    /// use kernel::shrinker::{
+    ///     CountResult, ScanResult, ShrinkControl, Shrinker, ShrinkerRegistration,
+    /// };
+    /// use kernel::sync::Arc;
+    ///
+    /// struct AllBusy {
+    ///     scans: AtomicUsize,
+    /// }
+    ///
+    /// impl Shrinker for AllBusy {
+    ///     fn count(&self, _sc: &ShrinkControl<'_>) -> CountResult {
+    ///         CountResult::Count(1000)
+    ///     }
+    ///
+    ///     fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
+    ///         self.scans.fetch_add(1, Relaxed);
+    ///         sc.set_nr_scanned(0);
+    ///         ScanResult::Freed(0)
+    ///     }
+    /// }
+    ///
+    /// let busy = Arc::new(AllBusy { scans: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// let registration = ShrinkerRegistration::register(c_str!("rust_doctest_busy"), busy.clone())?;
+    /// // Without the wrapper's `SHRINK_STOP`, this never returns.
+    /// # // SAFETY: `drop_slab` may be called from any context that may sleep.
+    /// # unsafe { kernel::bindings::drop_slab() };
+    /// // One call per pass of reclaim over the shrinker (`drop_slab` makes a few per node).
+    /// let scans = busy.scans.load(Relaxed);
+    /// assert!(scans >= 1 && scans <= 64);
+    /// drop(registration);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn set_nr_scanned(&mut self, n: usize) {
         // SAFETY: By the type invariants `sc` is valid, and `&mut self` is the only access to it
         // during the call: reclaim reads `nr_scanned` after `scan_objects` returns.
         unsafe { (*self.sc.as_ptr()).nr_scanned = n };
+    }
+
+    /// What [`ShrinkControl::set_nr_scanned`] set, or [`ShrinkControl::nr_to_scan`].
+    fn nr_scanned(&self) -> usize {
+        // SAFETY: By the type invariants `sc` is valid; during the call only `self` writes it.
+        unsafe { (*self.sc.as_ptr()).nr_scanned }
     }
 }
 
@@ -56,13 +110,59 @@ pub enum CountResult {
     /// Nothing to free: reclaim skips the shrinker (`SHRINK_EMPTY`).
     Empty,
     /// This many objects could be freed.
+    ///
+    /// Reclaim reads the count as a C `long`: a count above `LONG_MAX` is reported as
+    /// `LONG_MAX` (a larger one would read as negative, and reclaim would call
+    /// [`Shrinker::scan`] forever with nothing to scan). Reclaim may ask for up to twice the
+    /// count in one pass, one [`Shrinker::scan`] call per batch, so a count far above what `scan`
+    /// can free makes reclaim call `scan` that many more times: count what is there.
+    ///
+    /// # Examples
+    ///
+    /// A count that a `long` does not hold: reclaim does not loop on it.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    /// use kernel::c_str;
+    /// use kernel::shrinker::{
+    ///     CountResult, ScanResult, ShrinkControl, Shrinker, ShrinkerRegistration,
+    /// };
+    /// use kernel::sync::Arc;
+    ///
+    /// struct Overcount {
+    ///     scans: AtomicUsize,
+    /// }
+    ///
+    /// impl Shrinker for Overcount {
+    ///     fn count(&self, _sc: &ShrinkControl<'_>) -> CountResult {
+    ///         // `LONG_MIN` if it reached C as it is.
+    ///         CountResult::Count(1 << 63)
+    ///     }
+    ///
+    ///     fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
+    ///         self.scans.fetch_add(1, Relaxed);
+    ///         sc.set_nr_scanned(1);
+    ///         ScanResult::Freed(1)
+    ///     }
+    /// }
+    ///
+    /// let over = Arc::new(Overcount { scans: AtomicUsize::new(0) }, GFP_KERNEL)?;
+    /// let registration = ShrinkerRegistration::register(c_str!("rust_doctest_over"), over.clone())?;
+    /// # // SAFETY: `drop_slab` may be called from any context that may sleep.
+    /// # unsafe { kernel::bindings::drop_slab() };
+    /// let scans = over.scans.load(Relaxed);
+    /// assert!(scans <= 64);
+    /// drop(registration);
+    /// # Ok::<(), Error>(())
+    /// ```
     Count(usize),
 }
 
 /// The answer of [`Shrinker::scan`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ScanResult {
-    /// This many objects were freed.
+    /// This many objects were freed. `Freed(0)` is answered to reclaim as [`ScanResult::Stop`]
+    /// (see [`ShrinkControl::set_nr_scanned`]).
     Freed(usize),
     /// Nothing more can be done in this context, e.g. a trylock failed (`SHRINK_STOP`): reclaim
     /// stops calling the shrinker for now.
@@ -241,9 +341,9 @@ unsafe extern "C" fn count_objects<T: Shrinker>(
     let (data, sc) = unsafe { callback_args::<T>(shrinker, sc) };
     match data.count(&sc) {
         CountResult::Empty => bindings::SHRINK_EMPTY as c_ulong,
-        // `SHRINK_EMPTY` and `SHRINK_STOP` are the two largest values: a count never reaches
-        // them.
-        CountResult::Count(n) => n.min(bindings::SHRINK_EMPTY as c_ulong - 1),
+        // `do_shrink_slab` reads the count as a `long freeable`: above `LONG_MAX` it would be
+        // negative, and its scan loop would not end. This also keeps it below `SHRINK_EMPTY`.
+        CountResult::Count(n) => n.min(c_long::MAX as c_ulong),
     }
 }
 
@@ -258,8 +358,17 @@ unsafe extern "C" fn scan_objects<T: Shrinker>(
 ) -> c_ulong {
     // SAFETY: As required by `callback_args`, by the safety requirements of this function.
     let (data, mut sc) = unsafe { callback_args::<T>(shrinker, sc) };
-    match data.scan(&mut sc) {
-        ScanResult::Freed(n) => n.min(bindings::SHRINK_EMPTY as c_ulong - 1),
-        ScanResult::Stop => bindings::SHRINK_STOP as c_ulong,
-    }
+    let freed = match data.scan(&mut sc) {
+        // `do_shrink_slab` calls `scan_objects` until the `nr_scanned` of its calls add up to
+        // what it wants scanned, and stops only on `SHRINK_STOP`: a call that freed nothing (and
+        // so may have scanned nothing) could be repeated forever, e.g. when every object is busy
+        // or the count was too high. Stop for this pass instead.
+        ScanResult::Freed(0) | ScanResult::Stop => return bindings::SHRINK_STOP as c_ulong,
+        // Below `SHRINK_EMPTY` and `SHRINK_STOP`, and what a `long` holds, as for a count.
+        ScanResult::Freed(n) => n.min(c_long::MAX as c_ulong),
+    };
+    // Nothing is freed without being scanned; at least one object was, so the loop advances.
+    let scanned = sc.nr_scanned().max(freed);
+    sc.set_nr_scanned(scanned);
+    freed
 }

@@ -291,7 +291,7 @@ impl VmOperations for SampleFile {
         Err(EINVAL)
     }
 
-    fn fault(&self, vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+    fn fault<'a>(&self, vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
         let index = {
             let mapping = self.mapping.lock();
             // A mapping that `INSERT` fills, or a copy of the driver's mapping in a child.
@@ -313,15 +313,16 @@ impl VmOperations for SampleFile {
                 true,
             ),
         };
+        let this = vmf.data();
         let mapped = vmf.insert_page(&page);
         if mapped.is_ok() && new {
-            Self::record(vmf.vma().data(), &claim, page);
+            Self::record(this, &claim, page);
             FAULTED.fetch_add(1, Ordering::Relaxed);
         } else if !new {
             // Mapped again, or not: the driver keeps it either way. The shrinker may have seen
             // the file without pages meanwhile and left it out of its list: put it back.
             self.mapping.lock().pages[index] = Some(page);
-            registry().add(vmf.vma().data());
+            registry().add(this);
         }
         mapped
     }

@@ -6,6 +6,7 @@
 //!
 //! expect: E0423
 
+use core::marker::PhantomData;
 use kernel::{
     mm::virt::{VmFault, VmFaultError, VmFaultMapped, VmOperations},
     page::Page,
@@ -17,14 +18,17 @@ pub struct Prefilled {
 }
 
 impl VmOperations for Prefilled {
-    fn fault(&self, vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+    fn fault<'a>(&self, vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
         #[cfg(compile_fail)]
         let answer = {
             let _ = (vmf, &self.page);
-            Ok(VmFaultMapped(()))
+            Ok(VmFaultMapped(PhantomData))
         };
         #[cfg(not(compile_fail))]
-        let answer = vmf.insert_page(&self.page);
+        let answer = {
+            let _ = PhantomData::<()>;
+            vmf.insert_page(&self.page)
+        };
         answer
     }
 }

@@ -122,6 +122,7 @@
 use super::{VmAreaInfo, VmAreaMixedMap, VmAreaNew, VmAreaRef};
 use crate::{
     bindings,
+    mm::mm_callback,
     error::code::{EBUSY, ENOMEM},
     error::Result,
     ffi::c_char,
@@ -167,11 +168,16 @@ impl VmFaultError {
 /// VMA's address space or page tables, which core mm is changing while it calls these. The
 /// defaults keep every VMA: splits and moves are allowed, `open` and `close` do nothing.
 ///
-/// Every method runs with at least the mmap read lock or the VMA's lock held, on any thread that
-/// touches the mapping: hence `Send + Sync`. None of them may lock the address space of the VMA
-/// (its mmap lock, or a VMA lock through [`MmWithUser::with_current`]), or touch its user memory:
-/// core mm holds its mmap lock, and is in the middle of changing it.
+/// Every method runs with at least the mmap read lock held, on any thread that touches the
+/// mapping: hence `Send + Sync`. Core mm is in the middle of changing the address space, and
+/// waits for nothing the callback waits for, so the series hands the callbacks no way to it and
+/// runs them with page faults disabled: a user memory access fails with `EFAULT`, and
+/// [`Mm::mmget_not_zero`] and [`MmWithUser::with_current`] return [`None`], for every address
+/// space. What it cannot see is a lock the driver's own data leads to: see
+/// [callbacks of core mm](crate::mm#callbacks-of-core-mm) for which locks a callback may take,
+/// and which references it may drop.
 ///
+/// [`Mm::mmget_not_zero`]: crate::mm::Mm::mmget_not_zero
 /// [`MmWithUser::with_current`]: crate::mm::MmWithUser::with_current
 ///
 /// # Examples
@@ -397,11 +403,11 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
     /// Runs on the faulting thread with at least the mmap read lock held, never with the VMA's
     /// lock alone: a [`VmOpsTable`] has no `map_pages`, so 6.12 retries a fault taken under the
     /// per-VMA lock with the mmap lock before it calls `fault` (`vmf_can_call_fault`). It may
-    /// sleep: allocate with `GFP_KERNEL` here. It must not take
-    /// the mmap lock of the address space or touch its user memory (the fault of a
-    /// `copy_from_user` of the driver's own runs this handler), and must not wait for anything
-    /// that waits for that address space's mmap write lock.
-    fn fault(&self, _vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+    /// sleep: allocate with `GFP_KERNEL` here. It has no way to the faulting address space (see
+    /// [`VmFault::vma`]); like every hook it runs with page faults disabled, and must not wait
+    /// for anything that waits for that address space's mmap write lock (see
+    /// [callbacks of core mm](crate::mm#callbacks-of-core-mm)).
+    fn fault<'a>(&self, _vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
         Err(VmFaultError::SigBus)
     }
 }
@@ -554,7 +560,8 @@ unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct
     let _ = Arc::into_raw(Arc::from(data));
     // SAFETY: The VMA is valid for the duration of the call, and only core mm, on this thread,
     // with the mmap write lock held, writes its fields while it sets the copy up.
-    data.open(unsafe { VmAreaInfo::from_raw(vma) });
+    let vma = unsafe { VmAreaInfo::from_raw(vma) };
+    mm_callback(|| data.open(vma));
 }
 
 /// `vm_ops->close`: a VMA of `T` is being removed; it drops its reference.
@@ -571,7 +578,8 @@ unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struc
     // SAFETY: The VMA is valid for the duration of the call. No other thread reaches it: it is
     // detached (or was never linked), or its address space has no users left to look it up or
     // fault on it; and nothing changes its fields but the thread removing it, which is this one.
-    data.close(unsafe { VmAreaInfo::from_raw(vma) });
+    let info = unsafe { VmAreaInfo::from_raw(vma) };
+    mm_callback(|| data.close(info));
     // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close` is
     // the last time core mm hands it to us; as above, nothing else reaches the VMA, and
     // `vma_close` replaces its `vm_ops` right after: give the reference back.
@@ -593,7 +601,7 @@ unsafe extern "C" fn vm_may_split<T: VmOperations>(
     // SAFETY: The VMA is valid for the duration of the call; the mmap write lock, which this
     // thread holds, is needed to change its fields.
     let vma = unsafe { VmAreaInfo::from_raw(vma) };
-    crate::error::from_result(|| data.may_split(vma, addr).map(|()| 0))
+    mm_callback(|| crate::error::from_result(|| data.may_split(vma, addr).map(|()| 0)))
 }
 
 /// `vm_ops->mremap`: core mm moved a VMA of `T` to `vma`.
@@ -613,7 +621,7 @@ unsafe extern "C" fn vm_mremap<T: VmOperations>(
     // SAFETY: The VMA is valid for the duration of the call; the mmap write lock, which this
     // thread holds, is needed to change its fields.
     let vma = unsafe { VmAreaInfo::from_raw(vma) };
-    crate::error::from_result(|| data.mremap(vma).map(|()| 0))
+    mm_callback(|| crate::error::from_result(|| data.mremap(vma).map(|()| 0)))
 }
 
 /// `vm_ops->fault`.
@@ -629,17 +637,19 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 ) -> bindings::vm_fault_t {
     // SAFETY: The caller's guarantees are those of `VmFault::from_raw`, for this call.
     let fault = unsafe { VmFault::<T>::from_raw(vmf) };
-    match fault.vma().data().fault(&fault) {
-        Ok(VmFaultMapped(())) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
+    let data = fault.data();
+    match mm_callback(|| data.fault(fault)) {
+        Ok(VmFaultMapped(_)) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
         Err(e) => e.to_vm_fault_t(),
     }
 }
 
 /// A page fault in a VMA of the driver, handed to [`VmOperations::fault`].
 ///
-/// It gives the faulting address, the kind of fault, the VMA as the driver's own
-/// ([`DriverVma<T>`]: its `vm_ops` are the driver's table of `T`, so no other VMA reaches the
-/// handler), and the one way to resolve the fault, [`VmFault::insert_page`].
+/// It gives the faulting address, the kind of fault, the VMA's bounds and flags, the driver's
+/// data (the VMA's `vm_ops` are the driver's table of `T`, so no other VMA reaches the
+/// handler), and the one way to resolve the fault, [`VmFault::insert_page`], which takes the
+/// fault and gives the one proof that answers it.
 ///
 /// # Examples
 ///
@@ -662,7 +672,7 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 /// }
 ///
 /// impl VmOperations for OnDemand {
-///     fn fault(&self, vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+///     fn fault<'a>(&self, vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
 ///         self.faults.fetch_add(1, Relaxed);
 ///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| VmFaultError::Oom)?;
 ///         let bytes = [vmf.pgoff() as u8; 8];
@@ -721,7 +731,7 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 /// struct OutOfMemory;
 ///
 /// impl VmOperations for OutOfMemory {
-///     fn fault(&self, _vmf: &VmFault<'_, Self>) -> Result<VmFaultMapped, VmFaultError> {
+///     fn fault<'a>(&self, _vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
 ///         Err(VmFaultError::Oom)
 ///     }
 /// }
@@ -740,23 +750,25 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 ///
 /// `vmf` is the `struct vm_fault` of a fault that core mm is handling on the current thread for
 /// `'a`, in a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with the mmap read (or write) lock
-/// held.
+/// held, and nothing has been mapped for it through this object yet.
 pub struct VmFault<'a, T: VmOperations> {
     vmf: NonNull<bindings::vm_fault>,
     _p: PhantomData<(&'a bindings::vm_fault, T, NotThreadSafe)>,
 }
 
-/// Proof that a fault handler mapped a page at the faulting address: only
-/// [`VmFault::insert_page`] makes one. Returning it without a page mapped would make the access
-/// fault again, forever.
-pub struct VmFaultMapped(());
+/// Proof that a page is mapped at the faulting address of the fault `'a`: only
+/// [`VmFault::insert_page`] makes one, at most one per fault (it takes the [`VmFault`]), and it
+/// answers only that fault (`'a` is that call of [`VmOperations::fault`], and cannot be
+/// stretched or shortened). Answering "mapped" with nothing mapped would make the access fault
+/// again, forever.
+pub struct VmFaultMapped<'a>(PhantomData<fn(&'a ()) -> &'a ()>);
 
 impl<'a, T: VmOperations> VmFault<'a, T> {
     /// # Safety
     ///
     /// `vmf` is the `struct vm_fault` that core mm passes to `vm_ops->fault` of a VMA whose
     /// `vm_ops` are a [`VmOpsTable<T>`], on the current thread, which holds the mmap read (or
-    /// write) lock; the result is used only during that call.
+    /// write) lock; the result is used only during that call, and only one is made for it.
     unsafe fn from_raw(vmf: *mut bindings::vm_fault) -> Self {
         // INVARIANT: The caller guarantees the invariants. `vmf` is not null: core mm passes the
         // address of its `struct vm_fault`.
@@ -790,8 +802,81 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
         self.read(|vmf| vmf.flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0)
     }
 
-    /// The VMA, as the driver's own.
-    pub fn vma(&self) -> &DriverVma<T> {
+    /// The faulting VMA's bounds, offset and flags, and [`Mm::is_same_mm`] to tell which
+    /// address space it is in.
+    ///
+    /// Only a [`VmAreaInfo`]: no way to the VMA's address space, whose mmap lock the fault holds
+    /// (taking it again would deadlock), nor to its page tables. The other ways to an address
+    /// space refuse during the fault ([`Mm::mmget_not_zero`], [`MmWithUser::with_current`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    /// use kernel::mm::virt::{VmFault, VmFaultError, VmFaultMapped, VmOperations, VmOpsTable};
+    /// use kernel::mm::{Mm, MmWithUser};
+    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
+    ///
+    /// struct Curious {
+    ///     reached: AtomicUsize,
+    ///     faults: AtomicUsize,
+    /// }
+    ///
+    /// impl VmOperations for Curious {
+    ///     fn fault<'a>(&self, vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
+    ///         self.faults.fetch_add(1, Relaxed);
+    ///         assert_eq!(vmf.address(), vmf.vma().start());
+    ///         // The faulting address space, by the other ways there are: all refuse.
+    ///         if MmWithUser::with_current(|mm| drop(mm.mmap_read_lock())).is_some() {
+    ///             self.reached.fetch_add(1, Relaxed);
+    ///         }
+    ///         if let Some(mm) = Mm::mmgrab_current().and_then(|mm| mm.mmget_not_zero()) {
+    ///             drop(mm.mmap_read_lock());
+    ///             self.reached.fetch_add(1, Relaxed);
+    ///         }
+    ///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| VmFaultError::Oom)?;
+    ///         vmf.insert_page(&page)
+    ///     }
+    /// }
+    ///
+    /// static OPS: VmOpsTable<Curious> = VmOpsTable::new();
+    ///
+    /// let data = Arc::new(
+    ///     Curious { reached: AtomicUsize::new(0), faults: AtomicUsize::new(0) },
+    ///     GFP_KERNEL,
+    /// )?;
+    /// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &data)?;
+    /// let mut buf = [1u8; 8];
+    /// UserSlice::new(addr, 8).reader().read_slice(&mut buf)?;
+    /// assert_eq!(buf, [0; 8]);
+    /// assert_eq!(data.faults.load(Relaxed), 1);
+    /// assert_eq!(data.reached.load(Relaxed), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// [`Mm::is_same_mm`]: crate::mm::Mm::is_same_mm
+    /// [`Mm::mmget_not_zero`]: crate::mm::Mm::mmget_not_zero
+    /// [`MmWithUser::with_current`]: crate::mm::MmWithUser::with_current
+    pub fn vma(&self) -> &VmAreaInfo {
+        let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
+        // SAFETY: By the type invariants the mmap read lock is held for as long as `self` is
+        // borrowed, so the VMA is valid and its bounds, offset and flags do not change.
+        unsafe { VmAreaInfo::from_raw(vma) }
+    }
+
+    /// The driver's data of the faulting VMA.
+    pub fn data(&self) -> ArcBorrow<'a, T> {
+        let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
+        // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T>`, and the VMA,
+        // which holds a reference on the data, exists for `'a`: the mmap read lock is held.
+        unsafe { vma_data::<T>(vma) }
+    }
+
+    /// The VMA, as the driver's own, for the mapping of the faulting page.
+    fn driver_vma(&self) -> &DriverVma<T> {
         let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
         // SAFETY: By the type invariants, the VMA's `vm_ops` are a `VmOpsTable<T>`, which only
         // `set_vm_ops` installs, with `VM_MIXEDMAP`, in the driver's own `f_op->mmap`; and the
@@ -805,16 +890,51 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
 
     /// Maps `page` at the faulting address, and returns the proof to return from the handler.
     ///
-    /// The page table entry takes a reference on the page of its own: the driver may keep or
-    /// drop its [`Page`], and the page stays mapped until the driver zaps it, userspace unmaps it
-    /// (`munmap`, `MADV_DONTNEED`), or the address space goes away. If another thread's fault
-    /// mapped a page there first, `page` is not mapped and this succeeds too: the access is
-    /// retried and finds that page. Fails with [`VmFaultError::Oom`] if page tables cannot be
-    /// allocated, and with [`VmFaultError::SigBus`] for a page that cannot be mapped (a slab
-    /// or anonymous page).
-    pub fn insert_page(&self, page: &Page) -> Result<VmFaultMapped, VmFaultError> {
-        match self.vma().vm_insert_page(self.address(), page) {
-            Ok(()) | Err(EBUSY) => Ok(VmFaultMapped(())),
+    /// It takes the fault: a handler maps at most one page per fault, and gets at most one
+    /// proof. The page table entry takes a reference on the page of its own: the driver may keep
+    /// or drop its [`Page`], and the page stays mapped until the driver zaps it, userspace unmaps
+    /// it (`munmap`, `MADV_DONTNEED`), or the address space goes away. If another thread's fault
+    /// mapped a page there first (`vm_insert_page` fails with `EBUSY` only when the page table
+    /// entry is not empty), `page` is not mapped and this succeeds too: the access is retried
+    /// and finds that page. Fails with [`VmFaultError::Oom`] if page tables cannot be allocated,
+    /// and with [`VmFaultError::SigBus`] for a page that cannot be mapped (a slab or anonymous
+    /// page).
+    ///
+    /// # Examples
+    ///
+    /// One proof per fault: the fault is gone after the first insertion.
+    ///
+    /// ```
+    /// use kernel::mm::virt::{VmFault, VmFaultError, VmFaultMapped, VmOperations, VmOpsTable};
+    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
+    ///
+    /// struct Once;
+    ///
+    /// impl VmOperations for Once {
+    ///     fn fault<'a>(&self, vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
+    ///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| VmFaultError::Oom)?;
+    ///         let mapped = vmf.insert_page(&page)?;
+    ///         // `vmf.insert_page(&page)` again does not compile: `vmf` was moved.
+    ///         Ok(mapped)
+    ///     }
+    /// }
+    ///
+    /// static OPS: VmOpsTable<Once> = VmOpsTable::new();
+    ///
+    /// let data = Arc::new(Once, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &data)?;
+    /// let mut buf = [1u8; 8];
+    /// UserSlice::new(addr, 8).reader().read_slice(&mut buf)?;
+    /// assert_eq!(buf, [0; 8]);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn insert_page(self, page: &Page) -> Result<VmFaultMapped<'a>, VmFaultError> {
+        match self.driver_vma().vm_insert_page(self.address(), page) {
+            // INVARIANT: `self` is consumed: the fault's one proof.
+            Ok(()) | Err(EBUSY) => Ok(VmFaultMapped(PhantomData)),
             Err(ENOMEM) => Err(VmFaultError::Oom),
             Err(_) => Err(VmFaultError::SigBus),
         }
@@ -949,6 +1069,41 @@ impl VmAreaNew {
     /// calling `vm_ops->close`, so this gives the data's reference back itself.
     /// [`VmOperations::close`] does not run for it.
     ///
+    /// `mmap` runs with page faults disabled, because core mm holds the mmap write lock of the
+    /// address space: a user memory access there fails with `EFAULT` instead of waiting for that
+    /// lock (a page that is present is read as usual), and [`Mm::mmget_not_zero`] and
+    /// [`MmWithUser::with_current`] return [`None`].
+    ///
+    /// [`Mm::mmget_not_zero`]: crate::mm::Mm::mmget_not_zero
+    /// [`MmWithUser::with_current`]: crate::mm::MmWithUser::with_current
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+    /// # use kernel::mm::virt::kunit_test_mmap_file;
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// # // Anonymous memory, not touched yet: a read of it faults.
+    /// # let user = kernel::mm::kunit_test_mmap(
+    /// #     PAGE_SIZE,
+    /// #     PROT_READ as usize,
+    /// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+    /// # )?;
+    /// let mut buf = [1u8; 8];
+    /// let mut in_mmap = Ok(());
+    /// # kunit_test_mmap_file(0, PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |_vma| {
+    /// #     in_mmap = UserSlice::new(user, 8).reader().read_slice(&mut buf);
+    /// #     Ok(())
+    /// # }))?;
+    /// assert_eq!(in_mmap, Err(EFAULT));
+    /// // After `mmap`, the same read faults the page in.
+    /// UserSlice::new(user, 8).reader().read_slice(&mut buf)?;
+    /// assert_eq!(buf, [0; 8]);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
     /// # Safety
     ///
     /// `vma` is the VMA passed to an `f_op->mmap` callback that is running on the current thread,
@@ -966,7 +1121,8 @@ impl VmAreaNew {
     ) -> Result {
         // SAFETY: The caller guarantees that this is the VMA of a running `f_op->mmap`; the
         // reference does not outlive this function, which is inside that callback.
-        let ret = mmap(unsafe { VmAreaNew::from_raw(vma) });
+        let new = unsafe { VmAreaNew::from_raw(vma) };
+        let ret = mm_callback(|| mmap(new));
         if ret.is_err() {
             // SAFETY: The `f_op->mmap` call returns this error.
             unsafe { mmap_failed(vma) };
