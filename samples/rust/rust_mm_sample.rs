@@ -690,6 +690,7 @@ impl kernel::Module for RustMmSample {
         this.shrinker = Some(ShrinkerRegistration::register(
             c_str!("rust_mm_sample"),
             shrinker,
+            &THIS_MODULE,
         )?);
         let opts = MiscDeviceOptions {
             name: c_str!("rust-mm-sample"),

@@ -837,7 +837,8 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
     ///             drop(mm.mmap_read_lock());
     ///             self.reached.fetch_add(1, Relaxed);
     ///         }
-    ///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| VmFaultError::Oom)?;
+    ///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO);
+    ///         let page = page.map_err(|_| VmFaultError::Oom)?;
     ///         vmf.insert_page(&page)
     ///     }
     /// }
@@ -915,7 +916,8 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
     ///
     /// impl VmOperations for Once {
     ///     fn fault<'a>(&self, vmf: VmFault<'a, Self>) -> Result<VmFaultMapped<'a>, VmFaultError> {
-    ///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO).map_err(|_| VmFaultError::Oom)?;
+    ///         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO);
+    ///         let page = page.map_err(|_| VmFaultError::Oom)?;
     ///         let mapped = vmf.insert_page(&page)?;
     ///         // `vmf.insert_page(&page)` again does not compile: `vmf` was moved.
     ///         Ok(mapped)
