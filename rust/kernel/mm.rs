@@ -52,13 +52,20 @@
 //! - What a callback is handed has no way to the locks held around it: a hook gets a
 //!   [`VmAreaInfo`], a fault a [`VmFault`](virt::VmFault) whose VMA is a [`VmAreaInfo`] and
 //!   whose one answer is the page it maps.
-//! - `f_op->mmap` and the hooks run with page faults disabled. A user memory access (a
-//!   [`UserSlice`]) fails with `EFAULT` instead of faulting on the address space whose lock is
-//!   held, and [`Mm::mmget_not_zero`] and [`MmWithUser::with_current`] return [`None`] for every
-//!   address space: a hook takes no new user of an address space, so it can neither lock one
-//!   (all mmap locks are one lock class; two processes whose hooks lock each other's deadlock)
-//!   nor drop the last reference to one (whose teardown takes its mmap lock and closes its VMAs
-//!   on the spot).
+//! - `f_op->mmap` and the hooks, and the drop of the VMA's data after `close`, run with page
+//!   faults disabled. A user memory access (a [`UserSlice`]) fails with `EFAULT` instead of
+//!   faulting on the address space whose lock is held, and [`Mm::mmget_not_zero`] and
+//!   [`MmWithUser::with_current`] return [`None`] for every address space: a hook gets no new
+//!   user of an address space, so it can neither lock one that way (all mmap locks are one lock
+//!   class; two processes whose hooks lock each other's deadlock) nor drop the last reference to
+//!   one (whose teardown takes its mmap lock and closes its VMAs on the spot). Reclaim entered
+//!   from a hook (a `GFP_KERNEL` allocation in `fault`) runs the shrinkers with page faults
+//!   disabled too, where `mmget_not_zero` returns [`None`] as well: a shrinker then frees only
+//!   what it can without an address space.
+//! - One way stays open: `f_op->mmap` gets its [`VmAreaNew`](virt::VmAreaNew), which (like
+//!   every VMA reference) leads to its address space through `mm()`, so that the driver can
+//!   keep an [`ARef<Mm>`] of it. Its mmap lock is held for write: locking it there deadlocks,
+//!   as taking any lock twice does.
 //! - Reclaim cannot be made to spin by a shrinker's answers, and dropping a
 //!   [`ShrinkerRegistration`](crate::shrinker::ShrinkerRegistration) inside its own callback does
 //!   not wait for that callback (see [`shrinker`](crate::shrinker)).
@@ -83,6 +90,8 @@
 //! Lockdep (`CONFIG_PROVE_LOCKING`) reports a break of these rules the first time the two
 //! locks are taken in both orders, even without a deadlock; reclaim is a lock to it too
 //! (`fs_reclaim`), so a shrinker that takes a lock held around an allocation is reported.
+//! (With page faults disabled, `might_fault` checks nothing: inside a hook, a user access is
+//! not reported, it fails.)
 //! Sleeping where core mm does not allow it is reported by `CONFIG_DEBUG_ATOMIC_SLEEP`, and a
 //! task blocked for good by the hung task detector (`CONFIG_DETECT_HUNG_TASK`).
 //!

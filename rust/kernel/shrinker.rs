@@ -208,10 +208,12 @@ pub trait Shrinker: Send + Sync + 'static {
 /// Dropping it unregisters the shrinker, waits for the callbacks that are running
 /// (`shrinker_free`), and drops its reference on the data. Dropped inside one of its own
 /// callbacks (the callback dropped the last reference to what owns the registration), it cannot
-/// wait for that callback, which waits for the drop to return: it then stops new callbacks from
-/// reaching `T`, leaves its reference on the data to the last running callback, which drops it as
-/// it returns, and frees the shrinker from a workqueue once no callback runs anymore. Until then
-/// the module that registered it cannot be unloaded.
+/// wait for that callback, which waits for the drop to return; dropped in reclaim (say by
+/// another shrinker), it must not wait for `shrinker_mutex`, which is held around allocations.
+/// It then stops new callbacks from reaching `T`, drops its reference on the data at once if no
+/// callback runs, or leaves it to the last running callback, which drops it as it returns, and
+/// frees the shrinker from a workqueue. A running callback keeps the module of its code loaded
+/// (`try_module_get`), and none starts while the module is being unloaded.
 ///
 /// # Invariants
 ///
@@ -404,36 +406,44 @@ impl<T: Shrinker> Drop for ShrinkerRegistration<T> {
         let Some(inner) = self.inner.take() else {
             return;
         };
-        let own = {
+        let (defer, idle) = {
             let mut running = inner.running.lock();
-            let own = running.has_current();
+            // Inside one of its own callbacks, `shrinker_free` would wait for that callback,
+            // which waits for this drop. In reclaim, it would take `shrinker_mutex`, which
+            // `shrinker_register` and `shrinker_alloc` hold while they allocate memory.
+            let defer = running.has_current() || in_reclaim();
             // From now on no callback that starts reaches the data.
-            running.gone = own;
-            own
+            running.gone = defer;
+            (defer, running.head.is_null())
         };
-        if !own {
+        if !defer {
             // SAFETY: By the type invariants the shrinker is registered. `shrinker_free`
             // unregisters it and waits until no callback runs anymore (it waits for the
             // shrinker's `done` completion, which the last running callback completes). None of
-            // them runs on this thread, so it does not wait for itself.
+            // them runs on this thread, so it does not wait for itself, and this thread is not
+            // in reclaim, so it may wait for `shrinker_mutex`.
             unsafe { bindings::shrinker_free(inner.shrinker.as_ptr()) };
             // SAFETY: No callback runs anymore or will run: the reference the registration held
             // can be given back.
             unsafe { (inner.drop_data)(inner.data) };
             return;
         }
-        // A callback of this shrinker runs on this thread, below this drop: `shrinker_free`
-        // would wait for it. The last callback to return drops the data (`gone` is set), and a
-        // work item frees the shrinker. Until it has, the module's code may still run (the rest
-        // of the callbacks, `T::drop`): keep the module loaded. If it is being unloaded already,
-        // `try_module_get` fails, and its exit runs alongside its own callback, as it would if
-        // the callback dropped anything else of the module.
-        // SAFETY: `module` is null (built-in code) or the module whose code registered the
-        // shrinker, which is loaded: its callback is running.
-        let pinned = unsafe { module_get(inner.module) };
-        inner.running.lock().pinned = pinned;
+        if idle {
+            // SAFETY: `gone` is set and no callback ran when it was: none reaches the data
+            // anymore, and none will drop it (only one that ran then does). The reference the
+            // registration held can be given back.
+            unsafe { (inner.drop_data)(inner.data) };
+        }
+        // The last callback running drops the data; a work item frees the shrinker.
         workqueue::system_unbound().enqueue(inner);
     }
+}
+
+/// Whether the current task is in reclaim (direct reclaim or `kswapd`).
+fn in_reclaim() -> bool {
+    // SAFETY: `get_current` has no requirements; only the task itself changes `PF_MEMALLOC` in
+    // its own `flags`.
+    unsafe { (*bindings::get_current()).flags & bindings::PF_MEMALLOC != 0 }
 }
 
 /// The part of a [`ShrinkerRegistration`] that does not depend on `T`, which its shrinker points
@@ -442,8 +452,9 @@ impl<T: Shrinker> Drop for ShrinkerRegistration<T> {
 /// # Invariants
 ///
 /// `count`, `scan` and `drop_data` are this module's functions for one `T: Shrinker`, and `data`
-/// is a pointer from `Arc::<T>::into_raw` owned by the registration (or, once `gone`, by the
-/// last running callback), for that `T`. A [`Frame`] is in `running` exactly while the callback
+/// is a pointer from `Arc::<T>::into_raw` for that `T`, owned by the registration until it is
+/// dropped; once `gone`, by the callbacks that ran when it was set (the last of them drops it),
+/// or, if none ran, given back by the drop. A [`Frame`] is in `running` exactly while the callback
 /// it belongs to runs.
 #[pin_data]
 struct Inner {
@@ -483,28 +494,23 @@ impl WorkItem for Inner {
         // run (among them the one that dropped the registration, which has returned or will),
         // the last of which dropped the data. This runs on a workqueue, in none of them.
         unsafe { bindings::shrinker_free(this.shrinker.as_ptr()) };
-        let pinned = this.running.lock().pinned;
-        drop(this);
-        // SAFETY: `drop` took this reference with `module_get`. This code is in the kernel
-        // crate, not in the module.
-        unsafe { module_put(pinned) };
     }
 }
 
-/// Takes a reference on `module` unless it is null, cannot be unloaded, or is being unloaded;
-/// returns the module whose reference was taken, or null.
+/// Takes a reference on `module`, unless it is null (built-in code) or cannot be unloaded; fails
+/// if the module is being unloaded. Returns the module whose reference was taken, or null.
 ///
 /// # Safety
 ///
 /// `module` is null or a loaded module.
-unsafe fn module_get(module: *mut bindings::module) -> *mut bindings::module {
+unsafe fn module_get(module: *mut bindings::module) -> Option<*mut bindings::module> {
     #[cfg(CONFIG_MODULE_UNLOAD)]
-    // SAFETY: The caller guarantees that `module` is a loaded module.
-    if !module.is_null() && unsafe { bindings::try_module_get(module) } {
-        return module;
+    if !module.is_null() {
+        // SAFETY: The caller guarantees that `module` is a loaded module.
+        return unsafe { bindings::try_module_get(module) }.then_some(module);
     }
     let _ = module;
-    core::ptr::null_mut()
+    Some(core::ptr::null_mut())
 }
 
 /// Gives back the reference of [`module_get`].
@@ -528,8 +534,6 @@ struct Running {
     /// The registration was dropped inside one of its callbacks: the data belongs to the
     /// callbacks still running, and callbacks that start do not reach it.
     gone: bool,
-    /// The module reference that keeps `T`'s code loaded once `gone`, or null.
-    pinned: *mut bindings::module,
 }
 
 // SAFETY: The frames are only accessed under the lock that protects `Running`.
@@ -598,11 +602,7 @@ impl Inner {
     ) -> Result<Pin<KBox<Self>>> {
         let inner = KBox::pin_init(
             pin_init!(Inner {
-                running <- new_spinlock!(Running {
-                    head: core::ptr::null_mut(),
-                    gone: false,
-                    pinned: core::ptr::null_mut(),
-                }),
+                running <- new_spinlock!(Running { head: core::ptr::null_mut(), gone: false }),
                 work <- new_work!("ShrinkerRegistration::drop"),
                 shrinker: NonNull::dangling(),
                 data,
@@ -655,15 +655,23 @@ impl Inner {
             next: core::ptr::null_mut(),
         };
         let frame: *mut Frame = &mut frame;
-        {
+        let module = {
             let mut running = self.running.lock();
             if running.gone {
                 return None;
             }
+            // Keep the module of the driver's code loaded while it runs: its exit does not wait
+            // for a registration that was dropped in reclaim. If it is being unloaded, its code
+            // is not called anymore. Under the lock, and only while not `gone`, so the module
+            // outlives this: a registration not yet dropped is owned by the module's data, and a
+            // drop sets `gone` under the lock, after which no callback looks at the module.
+            // SAFETY: As above, `module` is null or a loaded module.
+            let module = unsafe { module_get(self.module) }?;
             // SAFETY: `frame` is a local of this function, which removes it before returning.
             unsafe { (*frame).next = running.head };
             running.head = frame;
-        }
+            module
+        };
         let ret = f(self.data);
         let last = {
             let mut running = self.running.lock();
@@ -676,6 +684,8 @@ impl Inner {
             // `gone` is set, and this was the last of them; no callback reaches it anymore.
             unsafe { (self.drop_data)(self.data) };
         }
+        // SAFETY: `module_get` took this reference above. This code is in the kernel crate.
+        unsafe { module_put(module) };
         Some(ret)
     }
 
@@ -777,7 +787,8 @@ unsafe extern "C" fn scan_objects(
         Some(ScanResult::Freed(n)) => n.min(c_long::MAX as c_ulong),
     };
     // Nothing is freed without being scanned; at least one object was, so the loop advances.
-    let scanned = sc.nr_scanned().max(freed);
+    // At most what a `long` holds: `total_scan -= nr_scanned` must not wrap to a larger value.
+    let scanned = sc.nr_scanned().max(freed).min(c_long::MAX as c_ulong);
     sc.set_nr_scanned(scanned);
     freed
 }

@@ -579,11 +579,14 @@ unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struc
     // detached (or was never linked), or its address space has no users left to look it up or
     // fault on it; and nothing changes its fields but the thread removing it, which is this one.
     let info = unsafe { VmAreaInfo::from_raw(vma) };
-    mm_callback(|| data.close(info));
-    // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close` is
-    // the last time core mm hands it to us; as above, nothing else reaches the VMA, and
-    // `vma_close` replaces its `vm_ops` right after: give the reference back.
-    unsafe { drop_data::<T>(vma) };
+    mm_callback(|| {
+        data.close(info);
+        // The last `T::drop` may run here, under the mmap lock too.
+        // SAFETY: This VMA owns one reference (given in `set_vm_ops` or `vm_open`), and `close`
+        // is the last time core mm hands it to us; as above, nothing else reaches the VMA, and
+        // `vma_close` replaces its `vm_ops` right after: give the reference back.
+        unsafe { drop_data::<T>(vma) };
+    });
 }
 
 /// `vm_ops->may_split`: core mm asks before it splits a VMA of `T` at `addr`.
@@ -1124,12 +1127,14 @@ impl VmAreaNew {
         // SAFETY: The caller guarantees that this is the VMA of a running `f_op->mmap`; the
         // reference does not outlive this function, which is inside that callback.
         let new = unsafe { VmAreaNew::from_raw(vma) };
-        let ret = mm_callback(|| mmap(new));
-        if ret.is_err() {
-            // SAFETY: The `f_op->mmap` call returns this error.
-            unsafe { mmap_failed(vma) };
-        }
-        ret
+        mm_callback(|| {
+            let ret = mmap(new);
+            if ret.is_err() {
+                // SAFETY: The `f_op->mmap` call returns this error.
+                unsafe { mmap_failed(vma) };
+            }
+            ret
+        })
     }
 }
 
