@@ -104,7 +104,7 @@ impl ShrinkControl<'_> {
     /// # unsafe { kernel::bindings::drop_slab() };
     /// // One call per pass of reclaim over the shrinker (`drop_slab` makes a few per node).
     /// let scans = busy.scans.load(Relaxed);
-    /// assert!(scans >= 1 && scans <= 64);
+    /// assert!((1..=64).contains(&scans));
     /// drop(registration);
     /// # Ok::<(), Error>(())
     /// ```

@@ -122,10 +122,10 @@
 use super::{VmAreaInfo, VmAreaMixedMap, VmAreaNew, VmAreaRef};
 use crate::{
     bindings,
-    mm::mm_callback,
     error::code::{EBUSY, ENOMEM},
     error::Result,
     ffi::c_char,
+    mm::mm_callback,
     page::Page,
     sync::{Arc, ArcBorrow},
     types::NotThreadSafe,
