@@ -789,6 +789,11 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
         f(unsafe { self.vmf.as_ref() })
     }
 
+    /// The faulting VMA, whose `vm_ops` are a [`VmOpsTable<T>`] (by the type invariants).
+    fn raw_vma(&self) -> *mut bindings::vm_area_struct {
+        self.read(|vmf| vmf.__bindgen_anon_1.vma)
+    }
+
     /// The faulting address, rounded down to its page.
     pub fn address(&self) -> usize {
         self.read(|vmf| vmf.__bindgen_anon_1.address)
@@ -865,7 +870,7 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
     /// [`Mm::mmget_not_zero`]: crate::mm::Mm::mmget_not_zero
     /// [`MmWithUser::with_current`]: crate::mm::MmWithUser::with_current
     pub fn vma(&self) -> &VmAreaInfo {
-        let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
+        let vma = self.raw_vma();
         // SAFETY: By the type invariants the mmap read lock is held for as long as `self` is
         // borrowed, so the VMA is valid and its bounds, offset and flags do not change.
         unsafe { VmAreaInfo::from_raw(vma) }
@@ -873,7 +878,7 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
 
     /// The driver's data of the faulting VMA.
     pub fn data(&self) -> ArcBorrow<'a, T> {
-        let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
+        let vma = self.raw_vma();
         // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T>`, and the VMA,
         // which holds a reference on the data, exists for `'a`: the mmap read lock is held.
         unsafe { vma_data::<T>(vma) }
@@ -881,7 +886,7 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
 
     /// The VMA, as the driver's own, for the mapping of the faulting page.
     fn driver_vma(&self) -> &DriverVma<T> {
-        let vma = self.read(|vmf| vmf.__bindgen_anon_1.vma);
+        let vma = self.raw_vma();
         // SAFETY: By the type invariants, the VMA's `vm_ops` are a `VmOpsTable<T>`, which only
         // `set_vm_ops` installs, with `VM_MIXEDMAP`, in the driver's own `f_op->mmap`; and the
         // mmap read lock is held for as long as `self` is borrowed. `mm_users`
