@@ -18,7 +18,8 @@
 //! or one answers `SHRINK_STOP`. The wrapper keeps that loop finite whatever the driver answers:
 //! a scan that freed nothing is answered `SHRINK_STOP` ([`ShrinkControl::set_nr_scanned`]), and
 //! a count is clamped to what C reads it as ([`CountResult::Count`]). And a registration dropped
-//! inside its own callback does not wait for that callback ([`ShrinkerRegistration`]).
+//! inside its own callback, or in reclaim, does not wait in `shrinker_free`
+//! ([`ShrinkerRegistration`]).
 //!
 //! C header: [`include/linux/shrinker.h`](srctree/include/linux/shrinker.h)
 
@@ -460,7 +461,8 @@ fn in_reclaim() -> bool {
 struct Inner {
     #[pin]
     running: SpinLock<Running>,
-    /// Frees the shrinker when the registration was dropped inside one of its callbacks.
+    /// Frees the shrinker when the registration was dropped inside one of its callbacks, or in
+    /// reclaim.
     #[pin]
     work: Work<Inner>,
     shrinker: NonNull<bindings::shrinker>,
@@ -491,8 +493,9 @@ impl WorkItem for Inner {
 
     fn run(this: Pin<KBox<Inner>>) {
         // SAFETY: The shrinker is registered; `shrinker_free` waits for the callbacks that still
-        // run (among them the one that dropped the registration, which has returned or will),
-        // the last of which dropped the data. This runs on a workqueue, in none of them.
+        // run (among them the one that dropped the registration, if one did, which has returned
+        // or will), the last of which drops the data. This runs on a workqueue, in none of them
+        // and not in reclaim.
         unsafe { bindings::shrinker_free(this.shrinker.as_ptr()) };
     }
 }
@@ -531,8 +534,9 @@ unsafe fn module_put(module: *mut bindings::module) {
 struct Running {
     /// A list of the frames of the running callbacks, linked through [`Frame::next`].
     head: *mut Frame,
-    /// The registration was dropped inside one of its callbacks: the data belongs to the
-    /// callbacks still running, and callbacks that start do not reach it.
+    /// The registration was dropped where it could not wait for its callbacks (inside one of
+    /// them, or in reclaim): the data belongs to the callbacks running then, and callbacks that
+    /// start do not reach it.
     gone: bool,
 }
 
