@@ -12,13 +12,17 @@ analyze.py insns VMLINUX MODULE_DIR
     static count, from llvm-objdump).
 """
 
+import os
 import re
 import subprocess
 import sys
 from collections import defaultdict
 
-OBJDUMP = "llvm-objdump"
-NM = "llvm-nm"
+# The LLVM the kernel is built with (harness/lib.sh exports LLVM_BIN).
+LLVM_BIN = os.environ.get("LLVM_BIN", "/usr/lib/llvm-22/bin")
+OBJDUMP = os.path.join(LLVM_BIN, "llvm-objdump")
+NM = os.path.join(LLVM_BIN, "llvm-nm")
+CXXFILT = os.path.join(LLVM_BIN, "llvm-cxxfilt")
 
 
 def run(*cmd):
@@ -29,7 +33,7 @@ def demangle(names):
     names = list(names)
     if not names:
         return {}
-    out = subprocess.run(["llvm-cxxfilt"], input="\n".join(names) + "\n",
+    out = subprocess.run([CXXFILT], input="\n".join(names) + "\n",
                          check=True, capture_output=True, text=True).stdout
     return dict(zip(names, out.splitlines()))
 

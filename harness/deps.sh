@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 DEBS=(linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
-      clang lld llvm libclang-dev qemu-system-x86 busybox-static flex bison bc
+      clang-$LLVM_VERSION lld-$LLVM_VERSION llvm-$LLVM_VERSION libclang-$LLVM_VERSION-dev qemu-system-x86 busybox-static flex bison bc
       libelf-dev libssl-dev cpio python3 gcc libc6-dev make rsync ccache)
 [ "${1:-}" != docs ] || DEBS+=(python3-sphinx python3-sphinx-rtd-theme)
 
@@ -40,3 +40,8 @@ v=$("$BINDGEN_BIN" --version | awk '{print $2}')
 v=$(/usr/bin/rustc --version | awk '{print $2}')
 case "$v" in 1.9[6-9].*) ;; *) die "/usr/bin/rustc is $v, need rustc-web 1.96: apt-get install rustc-web";; esac
 [ -r "$BASE_TARBALL" ] || die "$BASE_TARBALL missing: apt-get install linux-source-6.12"
+# Inlining the C helpers into Rust links clang's bitcode into rustc's: both
+# must come from the same LLVM release.
+rv=$(/usr/bin/rustc -vV | sed -n 's/^LLVM version: //p')
+cv=$("$LLVM_BIN/clang" -dumpversion)
+[ "${rv%%.*}" = "${cv%%.*}" ] || die "/usr/bin/rustc uses LLVM $rv but clang-$LLVM_VERSION is $cv: they must be the same release"

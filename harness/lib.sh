@@ -17,9 +17,15 @@ BINDGEN_ROOT=${BINDGEN_ROOT:-/opt/rust-mm/bindgen-$BINDGEN_VERSION}
 BINDGEN_BIN=$BINDGEN_ROOT/bin/bindgen
 
 # Debian's rustc-web toolchain, named explicitly so that rustup's toolchain
-# (first on PATH, without rust-src) is never picked up.
+# (first on PATH, without rust-src) is never picked up, and Debian's LLVM 22
+# (clang-22, ld.lld-22, llvm-*-22) for C: the LLVM that /usr/bin/rustc links,
+# which inlining the C helpers into Rust (CONFIG_RUST_INLINE_HELPERS) needs.
+# bindgen loads the libclang of the same release.
+LLVM_VERSION=22
+export LLVM_BIN=/usr/lib/llvm-$LLVM_VERSION/bin
+export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_VERSION/lib
 KMAKE_VARS=(
-	ARCH=x86_64 LLVM=1
+	ARCH=x86_64 LLVM=-$LLVM_VERSION
 	RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 	RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver
 	BINDGEN="$BINDGEN_BIN" RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
@@ -27,7 +33,7 @@ KMAKE_VARS=(
 # ccache makes cold builds of a fresh clone fast when an earlier clone built
 # the same files; paths below $BUILD are hashed relative to it.
 if command -v ccache >/dev/null; then
-	KMAKE_VARS+=(CC="ccache clang")
+	KMAKE_VARS+=(CC="ccache clang-$LLVM_VERSION")
 	export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 fi
 
