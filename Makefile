@@ -8,6 +8,7 @@ H := harness
 help:
 	@echo "make run     build, boot and run the demo"
 	@echo "make test    build, boot and run every test; last line: N passed, N failed"
+	@echo "            (INLINE_HELPERS=n: without CONFIG_RUST_INLINE_HELPERS)"
 	@echo "make shell   boot to an interactive shell with the series' modules"
 	@echo "make check   rustfmtcheck, CLIPPY=1, rustdoc, Sphinx docs and the series' checkpatch"
 	@echo "make series  export the series as git format-patch files; checkpatch them"
@@ -20,9 +21,11 @@ run:
 	@$(H)/prepare.sh test
 	@$(H)/boot.sh test run
 
-## Every test.
+## Every test. INLINE_HELPERS=n: the same, without CONFIG_RUST_INLINE_HELPERS.
+TEST_CONFIG := test$(if $(filter n,$(INLINE_HELPERS)),+noinline)
+
 test:
-	@$(H)/test.sh test
+	@$(H)/test.sh $(TEST_CONFIG)
 
 shell:
 	@$(H)/prepare.sh test

@@ -10,6 +10,10 @@ analyze.py insns VMLINUX MODULE_DIR
     functions in vmlinux that the Rust side reaches and the C side does not
     (the glue around C code that C has inline), with their instructions (a
     static count, from llvm-objdump).
+
+analyze.py sides OFF_TABLE ON_TABLE
+    Two mm_bench instruction tables side by side: the kernel built without
+    and with CONFIG_RUST_INLINE_HELPERS.
 """
 
 import os
@@ -266,9 +270,44 @@ def insns(vmlinux, moddir):
                           f"{cache[n][0]}" for n in only))
 
 
+# --- the two kernels side by side --------------------------------------------
+
+ROW = re.compile(r"^(\S.{0,49}?)\s+(\d+)\s+(\d+)\s+(\d+\.\d+)\s")
+
+
+def rows(path):
+    """{row name: (rust, c, ratio)} of an mm_bench table, in its order."""
+    out = {}
+    for line in open(path):
+        m = ROW.match(line.rstrip("\n"))
+        if m:
+            out[m.group(1).strip()] = (int(m.group(2)), int(m.group(3)),
+                                       float(m.group(4)))
+    return out
+
+
+def sides(off, on):
+    """The instruction table without and with CONFIG_RUST_INLINE_HELPERS."""
+    a, b = rows(off), rows(on)
+    print("mm_bench: instructions per operation (-icount medians), "
+          "CONFIG_RUST_INLINE_HELPERS off | on")
+    print(f"{'operation':50s} {'rust':>6s} {'c':>6s} {'rust/c':>6s} | "
+          f"{'rust':>6s} {'c':>6s} {'rust/c':>6s}")
+    for name in b:
+        x = a.get(name)
+        left = f"{x[0]:6d} {x[1]:6d} {x[2]:6.3f}" if x else f"{'-':>20s}"
+        y = b[name]
+        print(f"{name:50s} {left} | {y[0]:6d} {y[1]:6d} {y[2]:6.3f}")
+    for line in open(on):
+        if line.startswith("rust/c: "):
+            print(line.strip())
+
+
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "size":
         size(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "sides":
+        sides(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 4 and sys.argv[1] == "insns":
         insns(sys.argv[2], sys.argv[3])
     else:

@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 # config.sh NAME: configure $BUILD/obj-NAME from configs/base.config plus
 # configs/NAME.config (allnoconfig, then the fragments), and check that every
-# option the fragments ask for is really set.
+# option the fragments ask for is really set. NAME may name variants after a
+# '+': test+noinline is configs/test.config, then configs/noinline.config.
 . "$(dirname "$0")/lib.sh"
 
 name=${1:?usage: config.sh NAME}
 obj=$BUILD/obj-$name
-frags=("$TOP/configs/base.config" "$TOP/configs/$name.config")
+frags=("$TOP/configs/base.config")
+IFS=+ read -r -a parts <<<"$name"
+for p in "${parts[@]}"; do frags+=("$TOP/configs/$p.config"); done
 for f in "${frags[@]}"; do [ -r "$f" ] || die "no config fragment $f"; done
 
 mkdir -p "$obj"

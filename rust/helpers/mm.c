@@ -10,58 +10,58 @@
  * exported functions and are called directly.
  */
 
-void rust_helper_mmgrab(struct mm_struct *mm)
+__rust_helper void rust_helper_mmgrab(struct mm_struct *mm)
 {
 	mmgrab(mm);
 }
 
-void rust_helper_mmdrop(struct mm_struct *mm)
+__rust_helper void rust_helper_mmdrop(struct mm_struct *mm)
 {
 	mmdrop(mm);
 }
 
-void rust_helper_mmget(struct mm_struct *mm)
+__rust_helper void rust_helper_mmget(struct mm_struct *mm)
 {
 	mmget(mm);
 }
 
-bool rust_helper_mmget_not_zero(struct mm_struct *mm)
+__rust_helper bool rust_helper_mmget_not_zero(struct mm_struct *mm)
 {
 	return mmget_not_zero(mm);
 }
 
-void rust_helper_mmap_read_lock(struct mm_struct *mm)
+__rust_helper void rust_helper_mmap_read_lock(struct mm_struct *mm)
 {
 	mmap_read_lock(mm);
 }
 
-bool rust_helper_mmap_read_trylock(struct mm_struct *mm)
+__rust_helper bool rust_helper_mmap_read_trylock(struct mm_struct *mm)
 {
 	return mmap_read_trylock(mm);
 }
 
-void rust_helper_mmap_read_unlock(struct mm_struct *mm)
+__rust_helper void rust_helper_mmap_read_unlock(struct mm_struct *mm)
 {
 	mmap_read_unlock(mm);
 }
 
-void rust_helper_mmap_write_lock(struct mm_struct *mm)
+__rust_helper void rust_helper_mmap_write_lock(struct mm_struct *mm)
 {
 	mmap_write_lock(mm);
 }
 
-void rust_helper_mmap_write_unlock(struct mm_struct *mm)
+__rust_helper void rust_helper_mmap_write_unlock(struct mm_struct *mm)
 {
 	mmap_write_unlock(mm);
 }
 
-struct vm_area_struct *rust_helper_vma_lookup(struct mm_struct *mm,
+__rust_helper struct vm_area_struct *rust_helper_vma_lookup(struct mm_struct *mm,
 					      unsigned long addr)
 {
 	return vma_lookup(mm, addr);
 }
 
-void rust_helper_vma_end_read(struct vm_area_struct *vma)
+__rust_helper void rust_helper_vma_end_read(struct vm_area_struct *vma)
 {
 	vma_end_read(vma);
 }
@@ -77,7 +77,7 @@ void rust_helper_vma_end_read(struct vm_area_struct *vma)
  * `kernel::mm::MmWithUser::lock_vma_under_rcu` is therefore kept out of line in
  * the built-in `kernel` crate, and modules call that exported Rust function.
  */
-struct vm_area_struct *rust_helper_lock_vma_under_rcu(struct mm_struct *mm,
+__rust_helper struct vm_area_struct *rust_helper_lock_vma_under_rcu(struct mm_struct *mm,
 						      unsigned long address)
 {
 #ifdef CONFIG_PER_VMA_LOCK
@@ -87,22 +87,22 @@ struct vm_area_struct *rust_helper_lock_vma_under_rcu(struct mm_struct *mm,
 #endif
 }
 
-bool rust_helper_vma_is_dax(const struct vm_area_struct *vma)
+__rust_helper bool rust_helper_vma_is_dax(const struct vm_area_struct *vma)
 {
 	return vma_is_dax(vma);
 }
 
-void rust_helper_pagefault_disable(void)
+__rust_helper void rust_helper_pagefault_disable(void)
 {
 	pagefault_disable();
 }
 
-void rust_helper_pagefault_enable(void)
+__rust_helper void rust_helper_pagefault_enable(void)
 {
 	pagefault_enable();
 }
 
-bool rust_helper_pagefault_disabled(void)
+__rust_helper bool rust_helper_pagefault_disabled(void)
 {
 	return pagefault_disabled();
 }
