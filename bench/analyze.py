@@ -272,7 +272,7 @@ def insns(vmlinux, moddir):
 
 # --- the two kernels side by side --------------------------------------------
 
-ROW = re.compile(r"^(\S.{0,49}?)\s+(\d+)\s+(\d+)\s+(\d+\.\d+)\s")
+ROW = re.compile(r"^(\s*\S.{0,49}?)\s+(\d+)\s+(\d+)\s+(\d+\.\d+)\s")
 
 
 def rows(path):
@@ -281,7 +281,7 @@ def rows(path):
     for line in open(path):
         m = ROW.match(line.rstrip("\n"))
         if m:
-            out[m.group(1).strip()] = (int(m.group(2)), int(m.group(3)),
+            out[m.group(1).rstrip()] = (int(m.group(2)), int(m.group(3)),
                                        float(m.group(4)))
     return out
 

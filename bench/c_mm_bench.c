@@ -106,7 +106,7 @@ static noinline int cmb_vma_lock(struct cmb_file *f, struct mm_struct *mm,
 
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
-	vma = rust_helper_lock_vma_under_rcu(mm, addr);
+	vma = cmb_lock_vma_under_rcu(mm, addr);
 	if (vma) {
 		ret = cmb_own_vma(vma, f) ? 0 : -ENXIO;
 		vma_end_read(vma);
@@ -127,13 +127,13 @@ static noinline int cmb_lookup_helpers(struct cmb_file *f,
 	struct vm_area_struct *vma;
 	int ret = 0;
 
-	if (!rust_helper_mmget_not_zero(mm))
+	if (!cmb_helper(mmget_not_zero)(mm))
 		return -ESRCH;
-	rust_helper_mmap_read_lock(mm);
-	vma = rust_helper_vma_lookup(mm, addr);
+	cmb_helper(mmap_read_lock)(mm);
+	vma = cmb_helper(vma_lookup)(mm, addr);
 	if (!vma || !cmb_own_vma(vma, f))
 		ret = -ENXIO;
-	rust_helper_mmap_read_unlock(mm);
+	cmb_helper(mmap_read_unlock)(mm);
 	mmput(mm);
 	return ret;
 }
@@ -146,17 +146,17 @@ static noinline int cmb_vma_lock_helpers(struct cmb_file *f,
 	struct vm_area_struct *vma;
 	int ret;
 
-	if (!rust_helper_mmget_not_zero(mm))
+	if (!cmb_helper(mmget_not_zero)(mm))
 		return -ESRCH;
-	vma = rust_helper_lock_vma_under_rcu(mm, addr);
+	vma = cmb_lock_vma_under_rcu(mm, addr);
 	if (vma) {
 		ret = cmb_own_vma(vma, f) ? 0 : -ENXIO;
-		rust_helper_vma_end_read(vma);
+		cmb_helper(vma_end_read)(vma);
 	} else {
-		rust_helper_mmap_read_lock(mm);
-		vma = rust_helper_vma_lookup(mm, addr);
+		cmb_helper(mmap_read_lock)(mm);
+		vma = cmb_helper(vma_lookup)(mm, addr);
 		ret = vma && cmb_own_vma(vma, f) ? 1 : -ENXIO;
-		rust_helper_mmap_read_unlock(mm);
+		cmb_helper(mmap_read_unlock)(mm);
 	}
 	mmput(mm);
 	return ret;
@@ -186,7 +186,7 @@ static noinline int cmb_insert_zap_vma(struct cmb_file *f,
 
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
-	vma = rust_helper_lock_vma_under_rcu(mm, addr);
+	vma = cmb_lock_vma_under_rcu(mm, addr);
 	if (vma) {
 		ret = cmb_own_vma(vma, f) ? cmb_insert_zap(f, vma, addr) : -ENXIO;
 		vma_end_read(vma);

@@ -219,9 +219,9 @@ static noinline int cms_write_raw(struct page *page, const void *src,
 	OPTIMIZER_HIDE_VAR(len);
 	if (offset > PAGE_SIZE || len > PAGE_SIZE || offset + len > PAGE_SIZE)
 		return -EINVAL;
-	dst = rust_helper_kmap_local_page(page);
+	dst = cmb_helper(kmap_local_page)(page);
 	memcpy(dst + offset, src, len);
-	rust_helper_kunmap_local(dst);
+	cmb_helper(kunmap_local)(dst);
 	return 0;
 }
 
@@ -343,7 +343,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 		ret = cms_insert_into(f, vma_lookup(mm, addr), index, addr, page);
 		mmap_write_unlock(mm);
 	} else {
-		vma = rust_helper_lock_vma_under_rcu(mm, addr);
+		vma = cmb_lock_vma_under_rcu(mm, addr);
 		if (vma) {
 			ret = cms_insert_into(f, vma, index, addr, page);
 			vma_end_read(vma);

@@ -32,8 +32,14 @@ prepare_variant() {
 	mkdir -p "$mods"
 	rsync -r --checksum "$TOP"/bench/{Kbuild,*.h,c_mm_*.c,rust_mm_bench.rs} \
 		"$SRC/samples/rust/rust_mm_sample.rs" "$mods/" || die "copying the benchmark modules failed"
+	# The C modules call the kernel crate's MmWithUser::lock_vma_under_rcu
+	# (see bench/c_mm_common.h), by its mangled name.
+	local lvu
+	lvu=$("$LLVM_BIN/llvm-nm" --defined-only "$BUILD/obj-$v/vmlinux" |
+		awk '$2 == "T" && $3 ~ /^_R.*MmWithUser.*lock_vma_under_rcu/ { print $3 }')
+	[ "$(wc -w <<<"$lvu")" -eq 1 ] || die "no single MmWithUser::lock_vma_under_rcu in $v's vmlinux: $lvu"
 	say "building the benchmark modules ($v)"
-	kmake "$v" M="$mods" modules >"$BUILD/build-$v-modules.log" 2>&1 || {
+	kmake "$v" M="$mods" CMB_RUST_LOCK_VMA_UNDER_RCU="$lvu" modules >"$BUILD/build-$v-modules.log" 2>&1 || {
 		grep -E -B2 -A8 'error(\[E[0-9]+\])?:|Error [0-9]+' "$BUILD/build-$v-modules.log" | head -n 60 >&2
 		die "building the benchmark modules failed; full log: $BUILD/build-$v-modules.log"
 	}

@@ -26,7 +26,8 @@ else
 	mv "$want.new" "$want"
 fi
 
-# Every "CONFIG_X=v" and "# CONFIG_X is not set" asked for must hold.
+# Every "CONFIG_X=v" and "# CONFIG_X is not set" asked for must hold: the
+# last of them for each X, as a later fragment overrides an earlier one.
 bad=0
 while IFS= read -r line; do
 	case "$line" in
@@ -39,7 +40,9 @@ while IFS= read -r line; do
 		sym=${line#\# }; sym=${sym%% *}
 		! grep -q "^$sym=" "$obj/.config" || { echo "error: config $name: $sym should be off" >&2; bad=1; } ;;
 	esac
-done <"$want"
+done < <(awk '{ sym = $0; sub(/^# /, "", sym); sub(/[= ].*/, "", sym) }
+	sym ~ /^CONFIG_/ { last[sym] = $0; order[sym] = NR }
+	END { for (s in last) print order[s], last[s] }' "$want" | sort -n | cut -d" " -f2-)
 if [ $bad -ne 0 ]; then
 	rm -f "$want" # the next run must configure again
 	die "config $name is missing options it asks for (a dependency is off or the option does not exist)"
