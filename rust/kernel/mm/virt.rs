@@ -704,6 +704,7 @@ impl VmAreaMixedMap {
     /// assert_eq!(&buf, b"kept");
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn zap_page_range_single(&self, address: usize, size: usize) -> Result {
         self.check_mappable()?;
         let end = address.checked_add(size).ok_or(EINVAL)?;
