@@ -21,8 +21,13 @@ if cmp -s "$want.new" "$want" && [ -f "$obj/.config" ]; then
 else
 	say "configuring $name"
 	rm -f "$want"
-	kmake "$name" KCONFIG_ALLCONFIG="$want.new" allnoconfig >/dev/null ||
+	# A variant's fragment overrides the options it names on purpose:
+	# kconfig's warnings about that are not findings.
+	kmake "$name" KCONFIG_ALLCONFIG="$want.new" allnoconfig >/dev/null 2>"$obj/kconfig.log" || {
+		cat "$obj/kconfig.log" >&2
 		die "allnoconfig for $name failed"
+	}
+	grep -v 'warning: override: reassigning to symbol' "$obj/kconfig.log" >&2 || true
 	mv "$want.new" "$want"
 fi
 
