@@ -56,7 +56,7 @@ __rust_helper void rust_helper_mmap_write_unlock(struct mm_struct *mm)
 }
 
 __rust_helper struct vm_area_struct *rust_helper_vma_lookup(struct mm_struct *mm,
-					      unsigned long addr)
+							    unsigned long addr)
 {
 	return vma_lookup(mm, addr);
 }
@@ -78,7 +78,7 @@ __rust_helper void rust_helper_vma_end_read(struct vm_area_struct *vma)
  * the built-in `kernel` crate, and modules call that exported Rust function.
  */
 __rust_helper struct vm_area_struct *rust_helper_lock_vma_under_rcu(struct mm_struct *mm,
-						      unsigned long address)
+								    unsigned long address)
 {
 #ifdef CONFIG_PER_VMA_LOCK
 	return lock_vma_under_rcu(mm, address);
