@@ -1310,6 +1310,36 @@ impl Drop for VmAreaReadGuard<'_> {
     }
 }
 
+/// Mainline's name for [`VmAreaReadGuard`], so that code ported from mainline or Android's Rust
+/// Binder compiles unchanged. The two names are one type.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::{Mm, MmWithUser, VmaReadGuard};
+/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::page::PAGE_SIZE;
+///
+/// // Written against mainline's names.
+/// fn lock(mm: &MmWithUser, addr: usize) -> Option<VmaReadGuard<'_>> {
+///     mm.lock_vma_under_rcu(addr)
+/// }
+///
+/// # let addr = kernel::mm::kunit_test_mmap(
+/// #     PAGE_SIZE,
+/// #     PROT_READ as usize,
+/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+/// # )?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// if let Some(vma) = lock(&mm, addr) {
+///     assert_eq!(vma.start(), addr);
+/// } else {
+///     assert!(!cfg!(CONFIG_PER_VMA_LOCK));
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+pub type VmaReadGuard<'a> = VmAreaReadGuard<'a>;
+
 /// Maps memory into the address space of the current KUnit test. Test support only.
 ///
 /// Calls `kunit_vm_mmap(test, NULL, 0, size, prot, flags, 0)`: the first call in a test attaches

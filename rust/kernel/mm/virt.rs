@@ -24,6 +24,10 @@
 //! The deref chains are `VmAreaNew -> VmAreaMut -> VmAreaRef -> VmAreaInfo` and
 //! `VmAreaMixedMap -> VmAreaRef`.
 //!
+//! Mainline calls three of these types [`VmaRef`], [`VmaMixedMap`] and [`VmaNew`]: those names
+//! are aliases here, so that code ported from mainline or Android's Rust Binder compiles. Where
+//! the API differs, the porting section of `Documentation/rust/mm.rst` gives the replacement.
+//!
 //! Each reference borrows from the guard of its lock, so it cannot outlive the lock. None of
 //! these types is [`Sync`]: a VMA reference cannot be shared with another thread, which does not
 //! hold the lock. (A `&VmAreaRef` obtained from a `&VmAreaMut` must not be read on another thread
@@ -730,6 +734,48 @@ impl VmAreaMixedMap {
         };
         Ok(())
     }
+
+    /// Mainline's name for [`VmAreaMixedMap::zap_page_range_single`] (and that of the C function
+    /// since it was renamed), so that code ported from mainline compiles.
+    ///
+    /// Mainline's `VmaRef::zap_vma_range` is a method of any VMA found by address and returns
+    /// nothing, ignoring a range it refuses. This one is only offered on the driver's own VMA, and
+    /// returns [`EINVAL`] for a range [`VmAreaMixedMap::zap_page_range_single`] refuses: propagate
+    /// the result with `?`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::{virt::VmOperations, virt::VmOpsTable, Mm};
+    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::sync::Arc;
+    /// use kernel::uaccess::UserSlice;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
+    ///
+    /// struct Buffer;
+    /// impl VmOperations for Buffer {}
+    /// static OPS: VmOpsTable<Buffer> = VmOpsTable::new();
+    ///
+    /// let buffer = Arc::new(Buffer, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(2 * PAGE_SIZE, &OPS, &buffer)?;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let vma = vma.as_driver_vma(&OPS, &buffer).ok_or(ENXIO)?;
+    /// vma.vm_insert_page(addr, &page)?;
+    /// // A range past the end of the VMA is refused.
+    /// assert_eq!(vma.zap_vma_range(addr, 3 * PAGE_SIZE), Err(EINVAL));
+    /// vma.zap_vma_range(addr, 2 * PAGE_SIZE)?;
+    /// drop(guard);
+    /// let mut buf = [0u8; 1];
+    /// assert_eq!(UserSlice::new(addr, 1).reader().read_slice(&mut buf), Err(EFAULT));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn zap_vma_range(&self, address: usize, size: usize) -> Result {
+        self.zap_page_range_single(address, size)
+    }
 }
 
 /// A wrapper for the kernel's `struct vm_area_struct` with the mmap write lock held.
@@ -1031,6 +1077,115 @@ impl VmAreaNew {
         Ok(())
     }
 }
+
+/// Mainline's name for [`VmAreaRef`], so that code ported from mainline or Android's Rust Binder
+/// compiles unchanged. The two names are one type.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::{virt::VmaRef, Mm};
+/// # use kernel::bindings::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ};
+/// # use kernel::page::PAGE_SIZE;
+///
+/// // Written against mainline's names.
+/// fn len(vma: &VmaRef) -> usize {
+///     vma.end() - vma.start()
+/// }
+///
+/// # let addr = kernel::mm::kunit_test_mmap(
+/// #     2 * PAGE_SIZE,
+/// #     PROT_READ as usize,
+/// #     (MAP_PRIVATE | MAP_ANONYMOUS) as usize,
+/// # )?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// let guard = mm.mmap_read_lock();
+/// assert_eq!(len(guard.vma_lookup(addr).ok_or(ENOENT)?), 2 * PAGE_SIZE);
+/// # Ok::<(), Error>(())
+/// ```
+pub type VmaRef = VmAreaRef;
+
+/// Mainline's name for [`VmAreaMixedMap`]. The two names are one type.
+///
+/// Unlike mainline's, a VMA found by address is not turned into one by the safe
+/// `as_mixedmap_vma()`: here that function is `unsafe`, and the safe way is the driver's
+/// ownership check, [`VmAreaRef::as_driver_vma`] (or [`VmAreaRef::as_driver_vma_by_ptr`]).
+///
+/// # Examples
+///
+/// Binder's `check_vma()`, which returns its own VMA as a `&VmaMixedMap`, written with the safe
+/// check.
+///
+/// ```
+/// use kernel::mm::virt::{VmaMixedMap, VmaRef, VmOperations, VmOpsTable};
+/// use kernel::mm::Mm;
+/// use kernel::page::{Page, PAGE_SIZE};
+/// use kernel::sync::Arc;
+/// use kernel::uaccess::UserSlice;
+/// # use kernel::mm::virt::kunit_test_mmap_driver;
+///
+/// struct Range;
+/// impl VmOperations for Range {}
+/// static OPS: VmOpsTable<Range> = VmOpsTable::new();
+///
+/// fn check_vma<'a>(vma: &'a VmaRef, owner: *const Range) -> Option<&'a VmaMixedMap> {
+///     vma.as_driver_vma_by_ptr(&OPS, owner).map(|vma| &**vma)
+/// }
+///
+/// let range = Arc::new(Range, GFP_KERNEL)?;
+/// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &range)?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+/// // SAFETY: The page was just allocated, nothing else can access it.
+/// unsafe { page.write_raw(b"mine".as_ptr(), 0, 4)? };
+/// {
+///     let guard = mm.mmap_read_lock();
+///     let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+///     check_vma(vma, &*range).ok_or(ENXIO)?.vm_insert_page(addr, &page)?;
+/// }
+/// let mut buf = [0u8; 4];
+/// UserSlice::new(addr, 4).reader().read_slice(&mut buf)?;
+/// assert_eq!(&buf, b"mine");
+///
+/// // Another range is not the owner of this VMA.
+/// let other = Arc::new(Range, GFP_KERNEL)?;
+/// let guard = mm.mmap_read_lock();
+/// assert!(check_vma(guard.vma_lookup(addr).ok_or(ENOENT)?, &*other).is_none());
+/// # Ok::<(), Error>(())
+/// ```
+pub type VmaMixedMap = VmAreaMixedMap;
+
+/// Mainline's name for [`VmAreaNew`]. The two names are one type.
+///
+/// Mainline's `VmaNew::from_raw()` is not offered: an `f_op->mmap` written by hand calls
+/// [`VmAreaNew::mmap_callback`] instead, which gives back what [`VmAreaNew::set_vm_ops`]
+/// installed if the driver's `mmap` fails.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::{virt::flags, virt::VmaNew, Mm};
+/// # use kernel::bindings::MAP_PRIVATE;
+/// # use kernel::mm::virt::kunit_test_mmap_file;
+/// # use kernel::page::PAGE_SIZE;
+///
+/// // An `mmap` written against mainline's names.
+/// fn mmap(vma: &VmaNew) -> Result {
+///     vma.try_clear_maywrite()?;
+///     vma.set_dontcopy();
+///     Ok(())
+/// }
+///
+/// # let addr = kunit_test_mmap_file(0, PAGE_SIZE, MAP_PRIVATE as usize, Some(&mut |vma| {
+/// #     mmap(vma)
+/// # }))?;
+/// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+/// let vm_flags = mm.mmap_read_lock().vma_lookup(addr).ok_or(ENOENT)?.flags();
+/// assert_eq!(vm_flags & flags::MAYWRITE, 0);
+/// assert_ne!(vm_flags & flags::DONTCOPY, 0);
+/// # Ok::<(), Error>(())
+/// ```
+pub type VmaNew = VmAreaNew;
 
 /// The possible flags of a VMA, as returned by [`VmAreaInfo::flags`].
 ///

@@ -1044,6 +1044,8 @@ impl VmAreaNew {
     ///
     /// Returns the VMA as the driver's own, so that `mmap` can insert pages right away. Fails
     /// with [`EBUSY`], dropping `data`, if the VMA has operations already (a second call).
+    #[must_use = "it fails with EBUSY on a VMA that has operations already: propagate the error \
+                  with `?`"]
     pub fn set_vm_ops<T: VmOperations>(
         &self,
         ops: &'static VmOpsTable<T>,
@@ -1250,10 +1252,57 @@ impl VmAreaRef {
     /// }
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn as_driver_vma<T: VmOperations>(
         &self,
         ops: &'static VmOpsTable<T>,
         data: &T,
+    ) -> Option<&DriverVma<T>> {
+        self.as_driver_vma_by_ptr(ops, data)
+    }
+
+    /// Returns this VMA as the driver's own, if its `vm_ops` are `ops` and its private data is at
+    /// `data`; [`None`] for any other VMA.
+    ///
+    /// The same check as [`VmAreaRef::as_driver_vma`], for a caller that holds only the address
+    /// of its data, such as a shrinker that keeps a pointer to it: `data` is compared, never
+    /// dereferenced, so any pointer is fine, dangling or null ones included. The data the
+    /// returned [`DriverVma`] gives is the one the VMA holds a reference on, which is alive
+    /// while the VMA is: a `data` whose object was freed cannot match, because the VMA's
+    /// reference keeps the object at that address alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::virt::{VmOperations, VmOpsTable};
+    /// use kernel::mm::Mm;
+    /// use kernel::sync::Arc;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
+    /// # use kernel::page::PAGE_SIZE;
+    ///
+    /// struct Range {
+    ///     id: u32,
+    /// }
+    /// impl VmOperations for Range {}
+    /// static OPS: VmOpsTable<Range> = VmOpsTable::new();
+    ///
+    /// let range = Arc::new(Range { id: 7 }, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &range)?;
+    /// // What a shrinker keeps: an address, not a reference.
+    /// let owner: *const Range = &*range;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// assert_eq!(vma.as_driver_vma_by_ptr(&OPS, owner).ok_or(ENXIO)?.data().id, 7);
+    /// // Any other address is not the owner, null and dangling ones included.
+    /// assert!(vma.as_driver_vma_by_ptr(&OPS, core::ptr::null()).is_none());
+    /// assert!(vma.as_driver_vma_by_ptr(&OPS, owner.wrapping_add(1)).is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn as_driver_vma_by_ptr<T: VmOperations>(
+        &self,
+        ops: &'static VmOpsTable<T>,
+        data: *const T,
     ) -> Option<&DriverVma<T>> {
         let vma = self.as_ptr();
         // SAFETY: `VmAreaRef` means the mmap read lock or the VMA's lock is held, and `mm_users`
