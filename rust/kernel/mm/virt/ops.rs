@@ -1268,8 +1268,10 @@ impl VmAreaRef {
     /// of its data, such as a shrinker that keeps a pointer to it: `data` is compared, never
     /// dereferenced, so any pointer is fine, dangling or null ones included. The data the
     /// returned [`DriverVma`] gives is the one the VMA holds a reference on, which is alive
-    /// while the VMA is: a `data` whose object was freed cannot match, because the VMA's
-    /// reference keeps the object at that address alive.
+    /// while the VMA is. The answer is about addresses, though: if the object `data` pointed
+    /// to was freed and its memory reused for other data of the same table, that data's VMAs
+    /// match. A caller that must not take them for its own keeps its object alive while it
+    /// asks (Binder's range outlives every VMA of it).
     ///
     /// # Examples
     ///
