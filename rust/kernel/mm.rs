@@ -1310,8 +1310,8 @@ impl Drop for VmAreaReadGuard<'_> {
     }
 }
 
-/// Mainline's name for [`VmAreaReadGuard`], so that code ported from mainline or Android's Rust
-/// Binder compiles unchanged. The two names are one type.
+/// Mainline's name for [`VmAreaReadGuard`], so that code ported from mainline keeps it. The two
+/// names are one type.
 ///
 /// # Examples
 ///

@@ -25,8 +25,8 @@
 //! `VmAreaMixedMap -> VmAreaRef`.
 //!
 //! Mainline calls three of these types [`VmaRef`], [`VmaMixedMap`] and [`VmaNew`]: those names
-//! are aliases here, so that code ported from mainline or Android's Rust Binder compiles. Where
-//! the API differs, the porting section of `Documentation/rust/mm.rst` gives the replacement.
+//! are aliases here, so that code ported from mainline keeps them. Where the API differs, the
+//! porting section of `Documentation/rust/mm.rst` gives the replacement.
 //!
 //! Each reference borrows from the guard of its lock, so it cannot outlive the lock. None of
 //! these types is [`Sync`]: a VMA reference cannot be shared with another thread, which does not
@@ -735,13 +735,14 @@ impl VmAreaMixedMap {
         Ok(())
     }
 
-    /// Mainline's name for [`VmAreaMixedMap::zap_page_range_single`] (and that of the C function
-    /// since it was renamed), so that code ported from mainline compiles.
+    /// The name newer kernels give [`VmAreaMixedMap::zap_page_range_single`] (and its C
+    /// function, which 6.12 still calls `zap_page_range_single`), so that code ported from them
+    /// keeps it.
     ///
     /// Mainline's `VmaRef::zap_vma_range` is a method of any VMA found by address and returns
-    /// nothing, ignoring a range it refuses. This one is only offered on the driver's own VMA, and
-    /// returns [`EINVAL`] for a range [`VmAreaMixedMap::zap_page_range_single`] refuses: propagate
-    /// the result with `?`.
+    /// nothing, ignoring a range outside the VMA. This one is only offered on the driver's own
+    /// VMA, and returns [`EINVAL`] for a range [`VmAreaMixedMap::zap_page_range_single`] refuses:
+    /// propagate the result with `?`.
     ///
     /// # Examples
     ///
@@ -1078,8 +1079,8 @@ impl VmAreaNew {
     }
 }
 
-/// Mainline's name for [`VmAreaRef`], so that code ported from mainline or Android's Rust Binder
-/// compiles unchanged. The two names are one type.
+/// Mainline's name for [`VmAreaRef`], so that code ported from mainline keeps it. The two names
+/// are one type.
 ///
 /// # Examples
 ///

@@ -1296,7 +1296,7 @@ impl VmAreaRef {
     /// let guard = mm.mmap_read_lock();
     /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
     /// assert_eq!(vma.as_driver_vma_by_ptr(&OPS, owner).ok_or(ENXIO)?.data().id, 7);
-    /// // Any other address is not the owner, null and dangling ones included.
+    /// // Any other address is not the owner: null, or one inside the object.
     /// assert!(vma.as_driver_vma_by_ptr(&OPS, core::ptr::null()).is_none());
     /// assert!(vma.as_driver_vma_by_ptr(&OPS, owner.wrapping_add(1)).is_none());
     /// # Ok::<(), Error>(())
