@@ -76,7 +76,10 @@ pub mod ops;
 #[doc(hidden)]
 pub use ops::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
 #[doc(no_inline)]
-pub use ops::{DriverVma, VmFault, VmFaultError, VmFaultMapped, VmOperations, VmOpsTable};
+pub use ops::{
+    impl_has_vm_field, DriverVma, HasVmField, VmFault, VmFaultError, VmFaultMapped, VmOperations,
+    VmOpsTable,
+};
 
 /// The integer type used for VMA flags.
 #[doc(inline)]

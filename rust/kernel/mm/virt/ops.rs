@@ -31,7 +31,16 @@
 //! `mremap`), which may end up in another process or be closed by the `mmput_async` worker, so
 //! only a reference count on the data itself keeps it alive for them. `T` can be the object that
 //! holds the driver's state anyway, with the per-mapping state a field of it:
-//! [`VmAreaRef::as_driver_vma`] compares addresses and takes no reference.
+//! [`VmAreaRef::as_driver_vma`] compares addresses and takes no reference, and
+//! [`VmAreaRef::as_driver_vma_by_field`] starts from the address of a field ([`HasVmField`]). So
+//! Binder's layout, a process object in an [`Arc`] with its page range in it, costs no allocation
+//! beyond that `Arc`, and the checks no atomic operation: the reference is taken when a VMA is
+//! made (`mmap`, and `open` for a copy or a part) and given back when it goes.
+//!
+//! Every VMA of a file also holds the file (`vm_file`), which 6.12 puts only after
+//! `vm_ops->close` (`remove_vma`), so data that the file's `release` frees would outlive the
+//! VMAs as well. The VMA's own reference does not depend on that: it holds whatever file the
+//! driver's `mmap` runs for, and whatever that file's `release` frees.
 //!
 //! If the driver's `mmap` fails after `set_vm_ops`, the VMA never exists: 6.12's `mmap_region`
 //! frees it without calling `vm_ops->close` (neither does mainline). [`VmAreaNew::mmap_callback`],
@@ -1320,7 +1329,143 @@ impl VmAreaRef {
         // in the driver's own `f_op->mmap`, together with `VM_MIXEDMAP`.
         Some(unsafe { DriverVma::from_vma(self) })
     }
+
+    /// Returns this VMA as the driver's own, if its `vm_ops` are `ops` and its private data is the
+    /// `T` that has its field of type `F` at `field`; [`None`] for any other VMA.
+    ///
+    /// The check of [`VmAreaRef::as_driver_vma_by_ptr`], for a driver whose code further from
+    /// `mmap` holds the address of a part of its data: Binder's shrinker finds the page range
+    /// (a field of the process, which is in an [`Arc`] anyway) from the page it reclaims, and
+    /// nothing else. [`HasVmField`] gives the field's offset, so the driver needs neither an
+    /// [`Arc`] of the field nor a `container_of!`. Like `as_driver_vma_by_ptr`, it compares
+    /// addresses and never dereferences `field`, and takes no reference: any pointer is fine.
+    /// The check identifies the data, not the field: the fields of one `T` all name the same
+    /// VMAs.
+    ///
+    /// # Examples
+    ///
+    /// A driver with Binder's layout: the process's object is the VMA's data, the shrinker holds
+    /// the address of its page range.
+    ///
+    /// ```
+    /// use kernel::mm::virt::{impl_has_vm_field, VmOperations, VmOpsTable};
+    /// use kernel::mm::Mm;
+    /// use kernel::page::PAGE_SIZE;
+    /// use kernel::sync::Arc;
+    /// # use kernel::mm::virt::kunit_test_mmap_driver;
+    ///
+    /// /// The pages of one process's mapping: what Binder calls a `ShrinkablePageRange`.
+    /// struct PageRange {
+    ///     npages: usize,
+    /// }
+    ///
+    /// /// The driver's object for one process, reference-counted anyway.
+    /// struct Process {
+    ///     pid: u32,
+    ///     range: PageRange,
+    /// }
+    ///
+    /// impl VmOperations for Process {}
+    /// impl_has_vm_field! {
+    ///     impl HasVmField<PageRange> for Process { self.range }
+    /// }
+    /// static OPS: VmOpsTable<Process> = VmOpsTable::new();
+    ///
+    /// let process = Arc::new(Process { pid: 1, range: PageRange { npages: 1 } }, GFP_KERNEL)?;
+    /// let other = Arc::new(Process { pid: 2, range: PageRange { npages: 1 } }, GFP_KERNEL)?;
+    /// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &process)?;
+    /// // What the shrinker keeps: the range's address.
+    /// let range: *const PageRange = &process.range;
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let guard = mm.mmap_read_lock();
+    /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
+    /// let own = vma.as_driver_vma_by_field(&OPS, range).ok_or(ENXIO)?;
+    /// assert_eq!(own.data().pid, 1);
+    /// assert_eq!(own.data().range.npages, 1);
+    /// own.zap_vma_range(addr, PAGE_SIZE)?;
+    /// // Another process's range does not name this VMA, nor does any other address.
+    /// assert!(vma.as_driver_vma_by_field(&OPS, &other.range).is_none());
+    /// assert!(vma.as_driver_vma_by_field(&OPS, core::ptr::null::<PageRange>()).is_none());
+    /// assert!(vma.as_driver_vma_by_field(&OPS, range.wrapping_add(1)).is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn as_driver_vma_by_field<T, F>(
+        &self,
+        ops: &'static VmOpsTable<T>,
+        field: *const F,
+    ) -> Option<&DriverVma<T>>
+    where
+        T: VmOperations + HasVmField<F>,
+    {
+        // The address the `T` would have if `field` were its field (`HasVmField`'s contract):
+        // `wrapping_byte_sub` needs `field` to point nowhere in particular, and the result is
+        // only compared.
+        self.as_driver_vma_by_ptr(ops, field.wrapping_byte_sub(T::OFFSET).cast::<T>())
+    }
 }
+
+/// A driver's data `Self` whose field of type `F` may stand for it in the ownership check,
+/// [`VmAreaRef::as_driver_vma_by_field`].
+///
+/// For drivers laid out like Binder: the VMA's data is the driver's object for a process,
+/// reference-counted anyway, and the code that reclaims pages knows only the address of one part
+/// of it (Binder's page range). Implement it with [`impl_has_vm_field!`], which needs no `unsafe`
+/// and checks the field's type; see [`VmAreaRef::as_driver_vma_by_field`] for an example.
+///
+/// # Safety
+///
+/// `OFFSET` is the offset in bytes of a field of type `F` in `Self`, and `raw_get_field` returns
+/// the address of that field.
+pub unsafe trait HasVmField<F> {
+    /// The offset in bytes of the field in `Self`.
+    const OFFSET: usize;
+
+    /// The address of the field in `*ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points at a `Self`.
+    unsafe fn raw_get_field(ptr: *const Self) -> *const F;
+}
+
+/// Implements [`HasVmField`] for a field of a struct, which must have the type named.
+///
+/// ```
+/// use kernel::mm::virt::{impl_has_vm_field, HasVmField};
+///
+/// struct Range;
+/// struct Process {
+///     pid: u32,
+///     range: Range,
+/// }
+/// impl_has_vm_field! {
+///     impl HasVmField<Range> for Process { self.range }
+/// }
+/// assert_eq!(<Process as HasVmField<Range>>::OFFSET, core::mem::offset_of!(Process, range));
+/// ```
+#[macro_export]
+macro_rules! impl_has_vm_field {
+    ($(impl$({$($generics:tt)*})?
+       HasVmField<$field_type:ty>
+       for $self:ty
+       { self.$field:ident }
+    )*) => {$(
+        // SAFETY: `OFFSET` is the offset of `$field`, and `raw_get_field` returns its address;
+        // `raw_get_field` only compiles if the field has type `$field_type` (`addr_of!` of a
+        // place applies no coercion).
+        unsafe impl$(<$($generics)+>)? $crate::mm::virt::HasVmField<$field_type> for $self {
+            const OFFSET: usize = ::core::mem::offset_of!(Self, $field);
+
+            #[inline]
+            unsafe fn raw_get_field(ptr: *const Self) -> *const $field_type {
+                // SAFETY: The caller promises that `ptr` points at a `Self`.
+                unsafe { ::core::ptr::addr_of!((*ptr).$field) }
+            }
+        }
+    )*};
+}
+pub use impl_has_vm_field;
 
 /// A VMA that the driver set up with [`VmAreaNew::set_vm_ops`] and its data `T`, under a lock that
 /// keeps it from changing (the mmap read lock or the VMA's lock).
