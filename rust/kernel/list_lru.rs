@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Lists of reclaimable objects for shrinkers (`struct list_lru`).
+//!
+//! C header: [`include/linux/list_lru.h`](srctree/include/linux/list_lru.h)
+//!
+//! A [`ListLru<T>`] holds the objects of a driver that memory pressure may take back, oldest
+//! first: Binder's pages that no transaction uses, for example. The driver adds an object when it
+//! becomes reclaimable ([`ListLru::add`]) and takes it off when it needs it again
+//! ([`ListLru::del`]); its [`Shrinker`] counts the objects ([`ListLru::count`]) and reclaims them
+//! with [`ListLru::walk`], whose callback sees one object at a time, with the list's spinlock
+//! held.
+//!
+//! # Ownership
+//!
+//! The list owns a reference on each object on it: `add` takes one, `del` gives it back, and so
+//! does the walk's [`LruItem::isolate`]. An object is alive while it is on the list, and a
+//! callback that took one off keeps it when it drops the lock. An object belongs to the first
+//! list it is added to for as long as that list exists; other lists refuse it, so no list ever
+//! unlinks an object from another. Dropping the list gives back the references it still has.
+//!
+//! # The callback and its lock
+//!
+//! 6.12's `list_lru_walk_one` calls the callback with the list's spinlock held and trusts its
+//! answer: whether the object is still on the list, and whether the lock was dropped meanwhile
+//! (then the walk starts over, because the list may have changed). A wrong answer corrupts the
+//! list or uses freed memory. The callback here gets an [`LruItem`], the object with the lock, and
+//! can only answer with what the methods of that item return:
+//!
+//! - the object stays: [`LruItem::rotate`] (to the end of the list), [`LruItem::skip`],
+//!   [`LruItem::stop`] (ends the walk);
+//! - the object comes off, the lock held throughout: [`LruItem::isolate`], then
+//!   [`LruIsolated::removed`] (`LRU_REMOVED`);
+//! - the lock is dropped: [`LruItem::unlock`] or [`LruIsolated::unlock`], which give an
+//!   [`LruUnlocked`] whose only way to an answer is [`LruUnlocked::relock`]: it takes the lock
+//!   again and answers `LRU_RETRY` or `LRU_REMOVED_RETRY`. The object is not reachable through
+//!   the item once the lock is dropped, unless the callback isolated it, and then it owns it.
+//!
+//! The callback runs in atomic context while it holds the lock: it must not sleep, and it takes
+//! other locks with `try_lock` (their usual order is the other way round, as in Binder, whose
+//! shrinker trylocks the mmap lock and its range's lock here). Calling [`ListLru::add`],
+//! [`ListLru::del`] or [`ListLru::walk`] of the same list from it, which would spin on the lock it
+//! holds, fails with `EDEADLK`.
+//!
+//! All objects are on the list of one NUMA node, the first possible one: the list does not spread
+//! them per node, and its shrinker needs no `SHRINKER_NUMA_AWARE`.
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::list_lru::{impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks};
+//! use kernel::sync::Arc;
+//!
+//! #[pin_data]
+//! struct Buffer {
+//!     #[pin]
+//!     links: ListLruLinks,
+//!     id: u32,
+//! }
+//! impl_has_list_lru_links! {
+//!     impl HasListLruLinks for Buffer { self.links }
+//! }
+//!
+//! let lru = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
+//! let lru: &ListLru<Buffer> = &lru;
+//! let mut buffers = KVec::new();
+//! for id in 0..3 {
+//!     buffers.push(
+//!         Arc::pin_init(pin_init!(Buffer { links <- ListLruLinks::new(), id }), GFP_KERNEL)?,
+//!         GFP_KERNEL,
+//!     )?;
+//! }
+//! for buffer in &buffers {
+//!     assert_eq!(lru.add(buffer), Ok(true));
+//! }
+//! // Already on it.
+//! assert_eq!(lru.add(&buffers[1]), Ok(false));
+//! assert_eq!(lru.count(), 3);
+//!
+//! // The driver needs buffer 1 again: it takes it off, with the list's reference.
+//! let taken = lru.del(&buffers[1])?.ok_or(ENOENT)?;
+//! assert_eq!(taken.id, 1);
+//! assert!(lru.del(&buffers[1])?.is_none());
+//!
+//! // Reclaim takes the oldest first.
+//! let mut reclaimed = KVec::new();
+//! let n = lru.walk(1, |item| {
+//!     let (buffer, answer) = item.isolate().removed();
+//!     // Not the last reference (`buffers` has one): dropping it here frees nothing.
+//!     reclaimed.push(buffer.id, GFP_ATOMIC).ok();
+//!     answer
+//! })?;
+//! assert_eq!((n, &reclaimed[..]), (1, &[0][..]));
+//! assert_eq!(lru.count(), 1);
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! [`Shrinker`]: crate::shrinker::Shrinker
+
+use crate::{
+    bindings,
+    error::{
+        code::{EDEADLK, EINVAL},
+        to_result, Error, Result,
+    },
+    ffi::{c_int, c_ulong, c_void},
+    init::{pin_init_from_closure, PinInit},
+    pin_init,
+    prelude::pin_data,
+    sync::{Arc, LockClassKey},
+    types::{NotThreadSafe, Opaque},
+};
+use core::{
+    marker::{PhantomData, PhantomPinned},
+    ops::Deref,
+    ptr::{addr_of, addr_of_mut, null_mut},
+    sync::atomic::{AtomicPtr, Ordering},
+};
+
+/// The links of an object on a [`ListLru`]: a field of the object, declared with
+/// [`impl_has_list_lru_links!`].
+///
+/// # Invariants
+///
+/// `head` is an empty list (it points at itself) unless the object is on the list of `owner`.
+/// `owner` is null until the object is first added to a [`ListLru`], and the `struct list_lru`
+/// of that list from then on: it never changes again.
+#[pin_data]
+pub struct ListLruLinks {
+    #[pin]
+    head: Opaque<bindings::list_head>,
+    owner: AtomicPtr<bindings::list_lru>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: `head` is only written by `list_lru_*` under the lock of its list, or through `&mut`
+// before the links are shared; `owner` is atomic. Nothing in it belongs to a thread.
+unsafe impl Send for ListLruLinks {}
+// SAFETY: As above: the shared accesses to `head` go through the lock of the owning list.
+unsafe impl Sync for ListLruLinks {}
+
+impl ListLruLinks {
+    /// Links that are on no list.
+    pub fn new() -> impl PinInit<Self> {
+        // INVARIANT: `head` starts empty, `owner` null.
+        pin_init!(Self {
+            head <- Opaque::ffi_init(|head: *mut bindings::list_head| {
+                // SAFETY: `head` is valid for writes: an empty list points at itself.
+                unsafe {
+                    addr_of_mut!((*head).next).write(head);
+                    addr_of_mut!((*head).prev).write(head);
+                }
+            }),
+            owner: AtomicPtr::new(null_mut()),
+            _pin: PhantomPinned,
+        })
+    }
+}
+
+/// An object with a [`ListLruLinks`] field, which may go on a [`ListLru`].
+///
+/// Implement it with [`impl_has_list_lru_links!`], which needs no `unsafe`.
+///
+/// # Safety
+///
+/// `OFFSET` is the offset in bytes of a `ListLruLinks` field of `Self`, and `raw_get_links`
+/// returns the address of that field.
+pub unsafe trait HasListLruLinks {
+    /// The offset in bytes of the links in `Self`.
+    const OFFSET: usize;
+
+    /// The address of the links of `*ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points at a `Self`.
+    unsafe fn raw_get_links(ptr: *const Self) -> *const ListLruLinks;
+}
+
+/// Implements [`HasListLruLinks`] for the [`ListLruLinks`] field of a struct.
+///
+/// See the [module docs](crate::list_lru) for an example.
+#[macro_export]
+macro_rules! impl_has_list_lru_links {
+    ($(impl$({$($generics:tt)*})? HasListLruLinks for $self:ty { self.$field:ident })*) => {$(
+        // SAFETY: `OFFSET` is the offset of `$field`, and `raw_get_links` returns its address;
+        // `raw_get_links` only compiles if the field is a `ListLruLinks` (`addr_of!` of a place
+        // applies no coercion).
+        unsafe impl$(<$($generics)+>)? $crate::list_lru::HasListLruLinks for $self {
+            const OFFSET: usize = ::core::mem::offset_of!(Self, $field);
+
+            #[inline]
+            unsafe fn raw_get_links(ptr: *const Self) -> *const $crate::list_lru::ListLruLinks {
+                // SAFETY: The caller promises that `ptr` points at a `Self`.
+                unsafe { ::core::ptr::addr_of!((*ptr).$field) }
+            }
+        }
+    )*};
+}
+pub use impl_has_list_lru_links;
+
+/// Makes an empty [`ListLru`], whose lock has a lockdep class of its own.
+///
+/// See the [module docs](crate::list_lru) for an example.
+#[macro_export]
+macro_rules! new_list_lru {
+    () => {
+        $crate::list_lru::ListLru::new($crate::static_lock_class!())
+    };
+}
+pub use new_list_lru;
+
+/// A `struct list_lru` of objects of type `T`, each an [`Arc<T>`] the list holds a reference of.
+///
+/// See the [module docs](crate::list_lru).
+///
+/// # Invariants
+///
+/// `lru` was initialised by `__list_lru_init` (not aware of memory cgroups) and is destroyed only
+/// by `drop`. Every `struct list_head` on its lists is the `head` of the [`ListLruLinks`] of a
+/// `T` whose `owner` is `lru`, added by [`ListLru::add`], and the list owns a reference on that
+/// `T` from [`Arc::into_raw`]. `walker` is the task that runs a callback of [`ListLru::walk`]
+/// with the lock held, or null: it is written only with the lock held.
+pub struct ListLru<T: HasListLruLinks> {
+    lru: Opaque<bindings::list_lru>,
+    walker: AtomicPtr<bindings::task_struct>,
+    _p: PhantomData<Arc<T>>,
+}
+
+// SAFETY: The list only holds `Arc<T>`s, which may go to and be dropped on any thread when `T` is
+// `Send + Sync`; `struct list_lru` has no affinity to a thread.
+unsafe impl<T: HasListLruLinks + Send + Sync> Send for ListLru<T> {}
+// SAFETY: Every method through `&self` takes the list's spinlock (`list_lru_add`, `_del`,
+// `_walk_one`) or reads a counter (`list_lru_count_node`); the `Arc<T>`s may be handed to any
+// thread when `T` is `Send + Sync`.
+unsafe impl<T: HasListLruLinks + Send + Sync> Sync for ListLru<T> {}
+
+/// The node whose list every object is on: the first possible node, whose lock
+/// `__list_lru_init` initialised (it does so for every possible node).
+fn nid() -> c_int {
+    // SAFETY: `node_states` is a C global that is only read here; the possible nodes are set
+    // before any Rust code runs, and never change.
+    let possible = unsafe { addr_of!(bindings::node_states[bindings::node_states_N_POSSIBLE as usize]) };
+    // SAFETY: `possible` points at a valid `nodemask_t`.
+    unsafe { bindings::__first_node(possible) as c_int }
+}
+
+/// The current task.
+fn current_task() -> *mut bindings::task_struct {
+    // SAFETY: Always safe to call.
+    unsafe { bindings::get_current() }
+}
+
+impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
+    /// Makes an empty list whose lock is of the lockdep class `key`. Fails with `ENOMEM` if the
+    /// per-node lists cannot be allocated.
+    ///
+    /// [`new_list_lru!`] gives each place in the code that makes lists a class of its own.
+    pub fn new(key: &'static LockClassKey) -> impl PinInit<Self, Error> {
+        let init = move |slot: *mut Self| {
+            // SAFETY: `slot` is valid for writes of a `Self`; only its fields are written.
+            let lru = unsafe {
+                addr_of_mut!((*slot).walker).write(AtomicPtr::new(null_mut()));
+                addr_of_mut!((*slot)._p).write(PhantomData);
+                Opaque::raw_get(addr_of_mut!((*slot).lru))
+            };
+            // SAFETY: `lru` is valid for writes, `key` is static. No shrinker: the list is not
+            // aware of memory cgroups.
+            to_result(unsafe { bindings::__list_lru_init(lru, false, key.as_ptr(), null_mut()) })
+        };
+        // SAFETY: `init` returns `Ok(())` with every field initialised, or the error of
+        // `__list_lru_init`, which then allocated nothing and registered nothing, so `slot` may be
+        // freed without a drop. The list does not move afterwards: `Opaque<T>` is `!Unpin`.
+        // INVARIANT: `lru` was initialised by `__list_lru_init`, without memory cgroups; it is
+        // empty; `walker` is null.
+        unsafe { pin_init_from_closure(init) }
+    }
+
+    /// Whether the current task runs a callback of this list's walk, with its lock held.
+    fn in_own_walk(&self) -> bool {
+        // `walker` is the current task only if this task wrote it, holding the lock, and it
+        // clears it before it drops the lock: another task's writes never make it equal.
+        self.walker.load(Ordering::Relaxed) == current_task()
+    }
+
+    fn links(item: &T) -> &ListLruLinks {
+        // SAFETY: `item` is a `T`; `HasListLruLinks` gives the address of its links, which live
+        // as long as it.
+        unsafe { &*T::raw_get_links(item) }
+    }
+
+    /// Puts `item` at the end of the list, with a reference of its own, and returns `true`;
+    /// returns `false`, and takes no reference, if it is on the list already.
+    ///
+    /// Fails with `EINVAL` if the item belongs to another list (it was added to one first, which
+    /// still exists), and with `EDEADLK` when called from this list's walk with the lock held.
+    pub fn add(&self, item: &Arc<T>) -> Result<bool> {
+        if self.in_own_walk() {
+            return Err(EDEADLK);
+        }
+        let lru = self.lru.get();
+        let links = Self::links(item);
+        // INVARIANT: `owner` goes from null to this list, once, or stays what it was.
+        match links
+            .owner
+            .compare_exchange(null_mut(), lru, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {}
+            Err(owner) if owner == lru => {}
+            Err(_) => return Err(EINVAL),
+        }
+        // The reference the list owns while the item is on it: taken before the item can be
+        // seen there.
+        let raw = Arc::into_raw(item.clone());
+        // SAFETY: `lru` is initialised (type invariant); `head` is the item's links, whose owner
+        // is this list, so the item is on this list or on none (invariant of `ListLruLinks`),
+        // which `list_lru_add` tells apart with the list's lock held. `nid()` is a possible node.
+        let added = unsafe { bindings::list_lru_add(lru, links.head.get(), nid(), null_mut()) };
+        if !added {
+            // SAFETY: The reference from `into_raw` above, which the list did not take. The
+            // caller holds another, so this is not the last.
+            drop(unsafe { Arc::from_raw(raw) });
+        }
+        // INVARIANT: if it was added, the list owns the reference from `into_raw`.
+        Ok(added)
+    }
+
+    /// Takes `item` off the list and returns the list's reference on it; [`None`] if it is not on
+    /// the list (a walk's callback may just have taken it off).
+    ///
+    /// Fails with `EDEADLK` when called from this list's walk with the lock held.
+    pub fn del(&self, item: &T) -> Result<Option<Arc<T>>> {
+        if self.in_own_walk() {
+            return Err(EDEADLK);
+        }
+        let lru = self.lru.get();
+        let links = Self::links(item);
+        if links.owner.load(Ordering::Acquire) != lru {
+            // It never was on this list (invariant of `ListLruLinks`).
+            return Ok(None);
+        }
+        // SAFETY: As in `add`: the item is on this list or on none, and `list_lru_del` tells
+        // which with the lock held, on the node `add` used.
+        let removed = unsafe { bindings::list_lru_del(lru, links.head.get(), nid(), null_mut()) };
+        // SAFETY: It was on the list, which owned a reference from `Arc::into_raw` on it and
+        // gives it up now that it took it off.
+        Ok(removed.then(|| unsafe { Arc::from_raw(item) }))
+    }
+
+    /// The number of objects on the list.
+    pub fn count(&self) -> usize {
+        // SAFETY: `lru` is initialised; `nid()` is a possible node. The count is read without the
+        // lock, as C shrinkers read it.
+        unsafe { bindings::list_lru_count_node(self.lru.get(), nid()) as usize }
+    }
+
+    /// Calls `f` for the objects on the list, oldest first, with the list's lock held, until it
+    /// has seen `nr_to_walk` of them (counting again those a retry makes it see twice) or the
+    /// list ends. Returns how many objects `f` took off.
+    ///
+    /// `f` answers through the [`LruItem`] it gets (see the [module docs](crate::list_lru)).
+    /// Fails with `EDEADLK` when called from this list's walk with the lock held.
+    ///
+    /// # Examples
+    ///
+    /// Binder's shrinker: take the object off, drop the lock to do what may sleep, take the lock
+    /// again.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicBool, Ordering};
+    /// use kernel::list_lru::{impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks};
+    /// use kernel::sync::{new_mutex, Arc, Mutex};
+    ///
+    /// #[pin_data]
+    /// struct Page {
+    ///     #[pin]
+    ///     links: ListLruLinks,
+    ///     /// Taken by whoever changes the page; the shrinker does not wait for it.
+    ///     #[pin]
+    ///     busy: Mutex<()>,
+    ///     freed: AtomicBool,
+    /// }
+    /// impl_has_list_lru_links! {
+    ///     impl HasListLruLinks for Page { self.links }
+    /// }
+    ///
+    /// let lru = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
+    /// let lru: &ListLru<Page> = &lru;
+    /// let new_page = || {
+    ///     Arc::pin_init(
+    ///         pin_init!(Page {
+    ///             links <- ListLruLinks::new(),
+    ///             busy <- new_mutex!(()),
+    ///             freed: AtomicBool::new(false),
+    ///         }),
+    ///         GFP_KERNEL,
+    ///     )
+    /// };
+    /// let (a, b) = (new_page()?, new_page()?);
+    /// lru.add(&a)?;
+    /// lru.add(&b)?;
+    ///
+    /// let used = a.busy.lock();
+    /// let freed = lru.walk(10, |item| {
+    ///     // Under the list's spinlock: no waiting for the page's mutex.
+    ///     let Some(busy) = item.busy.try_lock() else {
+    ///         return item.skip();
+    ///     };
+    ///     drop(busy);
+    ///     let (page, unlocked) = item.isolate().unlock();
+    ///     // The lock is dropped; the page is ours. Here Binder zaps it, which may sleep.
+    ///     page.freed.store(true, Ordering::Relaxed);
+    ///     drop(page);
+    ///     unlocked.relock()
+    /// })?;
+    /// drop(used);
+    /// // `a` was busy and stays; `b` was taken.
+    /// assert_eq!(freed, 1);
+    /// assert!(!a.freed.load(Ordering::Relaxed) && b.freed.load(Ordering::Relaxed));
+    /// assert_eq!(lru.count(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// With the lock held, the callback cannot reach its own list:
+    ///
+    /// ```
+    /// use kernel::list_lru::{impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks};
+    /// use kernel::sync::Arc;
+    ///
+    /// #[pin_data]
+    /// struct Object {
+    ///     #[pin]
+    ///     links: ListLruLinks,
+    /// }
+    /// impl_has_list_lru_links! {
+    ///     impl HasListLruLinks for Object { self.links }
+    /// }
+    ///
+    /// let lru = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
+    /// let lru: &ListLru<Object> = &lru;
+    /// let other = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
+    /// let other: &ListLru<Object> = &other;
+    /// let object = Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL)?;
+    /// lru.add(&object)?;
+    /// // The object is `lru`'s: another list refuses it.
+    /// assert_eq!(other.add(&object), Err(EINVAL));
+    /// assert_eq!(other.del(&object).map(|o| o.is_none()), Ok(true));
+    ///
+    /// let mut seen = KVec::new();
+    /// lru.walk(1, |item| {
+    ///     seen.push(lru.add(&object), GFP_ATOMIC).ok();
+    ///     seen.push(lru.del(&object).map(|_| false), GFP_ATOMIC).ok();
+    ///     seen.push(lru.walk(1, |item| item.skip()).map(|_| false), GFP_ATOMIC).ok();
+    ///     item.skip()
+    /// })?;
+    /// assert!(seen.iter().all(|r| *r == Err(EDEADLK)) && seen.len() == 3);
+    /// // Nothing changed.
+    /// assert_eq!(lru.count(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn walk<F>(&self, nr_to_walk: usize, f: F) -> Result<usize>
+    where
+        F: for<'a> FnMut(LruItem<'a, T>) -> LruAnswer<'a>,
+    {
+        if self.in_own_walk() {
+            return Err(EDEADLK);
+        }
+        Ok(self.walk_inner(nr_to_walk as c_ulong, f))
+    }
+}
+
+impl<T: HasListLruLinks> ListLru<T> {
+    /// [`ListLru::walk`], once it is known not to be called from its own callback.
+    fn walk_inner<F>(&self, mut nr_to_walk: c_ulong, mut f: F) -> usize
+    where
+        F: for<'a> FnMut(LruItem<'a, T>) -> LruAnswer<'a>,
+    {
+        let mut walk = Walk { lru: self, f: &mut f };
+        // SAFETY: `lru` is initialised, `nid()` is a possible node. `walk_one::<T, F>` is called
+        // with `walk` (alive until this returns) as `cb_arg`, for items of this list, with its
+        // lock held, and returns with it held, answering as `__list_lru_walk_one` expects (see
+        // `walk_one`).
+        let n = unsafe {
+            bindings::list_lru_walk_one(
+                self.lru.get(),
+                nid(),
+                null_mut(),
+                Some(walk_one::<T, F>),
+                core::ptr::from_mut(&mut walk).cast::<c_void>(),
+                &mut nr_to_walk,
+            )
+        };
+        n as usize
+    }
+}
+
+impl<T: HasListLruLinks> Drop for ListLru<T> {
+    fn drop(&mut self) {
+        // Give back the references the list still holds, with its lock dropped (`T::drop` may
+        // sleep). `&mut self`: no other walk, `add` or `del` runs.
+        self.walk_inner(c_ulong::MAX, |item| {
+            let (item, unlocked) = item.isolate().unlock();
+            drop(item);
+            unlocked.relock()
+        });
+        // SAFETY: `lru` is initialised (type invariant) and empty, and nothing uses it anymore.
+        unsafe { bindings::list_lru_destroy(self.lru.get()) };
+    }
+}
+
+/// What [`ListLru::walk`] passes to each call of its callback.
+struct Walk<'w, T: HasListLruLinks, F> {
+    lru: &'w ListLru<T>,
+    f: &'w mut F,
+}
+
+/// The `list_lru_walk_cb` of [`ListLru::walk`]: calls the closure with the item, and returns its
+/// answer.
+///
+/// # Safety
+///
+/// Called by `__list_lru_walk_one` for `item` on `list` of the [`ListLru<T>`] of the
+/// `Walk<'_, T, F>` at `cb_arg`, with `lock`, the list's spinlock, held by the current task.
+unsafe extern "C" fn walk_one<T: HasListLruLinks, F>(
+    item: *mut bindings::list_head,
+    list: *mut bindings::list_lru_one,
+    lock: *mut bindings::spinlock_t,
+    cb_arg: *mut c_void,
+) -> bindings::lru_status
+where
+    F: for<'a> FnMut(LruItem<'a, T>) -> LruAnswer<'a>,
+{
+    // SAFETY: `cb_arg` is the `Walk` of this walk, alive and used by nobody else meanwhile.
+    let walk = unsafe { &mut *cb_arg.cast::<Walk<'_, T, F>>() };
+    // INVARIANT: written with the lock held, by the task that holds it.
+    walk.lru.walker.store(current_task(), Ordering::Relaxed);
+    // The `T` whose links are `item`: every item on the list is one (type invariant).
+    let object = item
+        .cast::<u8>()
+        .wrapping_sub(T::OFFSET + core::mem::offset_of!(ListLruLinks, head))
+        .cast::<T>()
+        .cast_const();
+    // INVARIANT: `item` is on `list`, of a `T` that the list holds a reference on, and `lock` is
+    // held by this task.
+    let answer = (walk.f)(LruItem {
+        lru: walk.lru,
+        object,
+        item,
+        list,
+        lock,
+        _p: PhantomData,
+    });
+    // The answer is only made with the lock held (`relock` takes it again first).
+    walk.lru.walker.store(null_mut(), Ordering::Relaxed);
+    answer.status
+}
+
+/// An object on a [`ListLru`], handed to the callback of [`ListLru::walk`] with the list's
+/// spinlock held. It derefs to the object.
+///
+/// # Invariants
+///
+/// `item` is the `head` of the links of `object`, a `T` on `list` of `lru`, which holds a
+/// reference on it; `lock` is the list's spinlock, held by the current task, for `'a`.
+pub struct LruItem<'a, T: HasListLruLinks> {
+    lru: &'a ListLru<T>,
+    object: *const T,
+    item: *mut bindings::list_head,
+    list: *mut bindings::list_lru_one,
+    lock: *mut bindings::spinlock_t,
+    _p: PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>,
+}
+
+/// The answer of a callback of [`ListLru::walk`], which only the methods of the [`LruItem`] of
+/// that call make.
+pub struct LruAnswer<'a> {
+    status: bindings::lru_status,
+    _p: PhantomData<fn(&'a ()) -> &'a ()>,
+}
+
+impl<'a> LruAnswer<'a> {
+    fn new(status: bindings::lru_status) -> Self {
+        Self {
+            status,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<T: HasListLruLinks> Deref for LruItem<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: By the type invariants the list holds a reference on the object for as long
+        // as it is on the list, and only the lock's holder, this task, can take it off.
+        unsafe { &*self.object }
+    }
+}
+
+impl<'a, T: HasListLruLinks> LruItem<'a, T> {
+    /// Moves the object to the end of the list (`LRU_ROTATE`): it was used recently.
+    pub fn rotate(self) -> LruAnswer<'a> {
+        LruAnswer::new(bindings::lru_status_LRU_ROTATE)
+    }
+
+    /// Leaves the object where it is (`LRU_SKIP`).
+    pub fn skip(self) -> LruAnswer<'a> {
+        LruAnswer::new(bindings::lru_status_LRU_SKIP)
+    }
+
+    /// Leaves the object where it is and ends the walk (`LRU_STOP`).
+    pub fn stop(self) -> LruAnswer<'a> {
+        LruAnswer::new(bindings::lru_status_LRU_STOP)
+    }
+
+    /// Takes the object off the list, with the list's reference on it.
+    pub fn isolate(self) -> LruIsolated<'a, T> {
+        // SAFETY: By the type invariants `item` is on `list` and its lock is held.
+        unsafe { bindings::list_lru_isolate(self.list, self.item) };
+        // SAFETY: The list owned this reference from `Arc::into_raw`, and gives it up with the
+        // item, which is on no list now (`list_lru_isolate` emptied its `head`).
+        let object = unsafe { Arc::from_raw(self.object) };
+        // INVARIANT: the lock is still held.
+        LruIsolated {
+            object,
+            lru: self.lru,
+            lock: self.lock,
+            _p: PhantomData,
+        }
+    }
+
+    /// Drops the list's lock, leaving the object on the list: the walk starts over afterwards
+    /// (`LRU_RETRY`), as the list may change meanwhile.
+    pub fn unlock(self) -> LruUnlocked<'a, T> {
+        // SAFETY: By the type invariants the lock is held by this task.
+        unsafe { LruUnlocked::new(self.lru, self.lock, bindings::lru_status_LRU_RETRY) }
+    }
+}
+
+/// An object that the callback of [`ListLru::walk`] took off the list, with the list's lock still
+/// held. It derefs to the object.
+///
+/// # Invariants
+///
+/// `lock` is the spinlock of `lru`'s list, held by the current task for `'a`.
+pub struct LruIsolated<'a, T: HasListLruLinks> {
+    object: Arc<T>,
+    lru: &'a ListLru<T>,
+    lock: *mut bindings::spinlock_t,
+    _p: PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>,
+}
+
+impl<T: HasListLruLinks> Deref for LruIsolated<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.object
+    }
+}
+
+impl<'a, T: HasListLruLinks> LruIsolated<'a, T> {
+    /// Answers `LRU_REMOVED`, with the lock held throughout, and gives the object to the caller.
+    ///
+    /// The lock is still held: dropping the last reference on the object here runs `T::drop` in
+    /// atomic context.
+    pub fn removed(self) -> (Arc<T>, LruAnswer<'a>) {
+        (self.object, LruAnswer::new(bindings::lru_status_LRU_REMOVED))
+    }
+
+    /// Drops the list's lock, and gives the object to the caller: the walk starts over
+    /// afterwards (`LRU_REMOVED_RETRY`).
+    pub fn unlock(self) -> (Arc<T>, LruUnlocked<'a, T>) {
+        // SAFETY: By the type invariants the lock is held by this task.
+        let unlocked =
+            unsafe { LruUnlocked::new(self.lru, self.lock, bindings::lru_status_LRU_REMOVED_RETRY) };
+        (self.object, unlocked)
+    }
+}
+
+/// The callback of [`ListLru::walk`], with the list's lock dropped. Its only way to an answer is
+/// [`LruUnlocked::relock`].
+///
+/// # Invariants
+///
+/// `lock` is the spinlock of `lru`'s list, which the current task held when the walk called the
+/// callback and dropped since; `status` is `LRU_RETRY` or `LRU_REMOVED_RETRY`.
+#[must_use = "the callback answers only after it takes the lock again: return `relock()`"]
+pub struct LruUnlocked<'a, T: HasListLruLinks> {
+    lru: &'a ListLru<T>,
+    lock: *mut bindings::spinlock_t,
+    status: bindings::lru_status,
+    _p: PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>,
+}
+
+impl<'a, T: HasListLruLinks> LruUnlocked<'a, T> {
+    /// Drops `lock`.
+    ///
+    /// # Safety
+    ///
+    /// `lock` is the spinlock of `lru`'s list, held by the current task in a callback of its walk;
+    /// `status` is `LRU_RETRY` if the item is still on the list, `LRU_REMOVED_RETRY` if the
+    /// callback took it off.
+    unsafe fn new(
+        lru: &'a ListLru<T>,
+        lock: *mut bindings::spinlock_t,
+        status: bindings::lru_status,
+    ) -> Self {
+        // INVARIANT: cleared with the lock held, before it is dropped.
+        lru.walker.store(null_mut(), Ordering::Relaxed);
+        // SAFETY: The caller guarantees that this task holds `lock`.
+        unsafe { bindings::spin_unlock(lock) };
+        Self {
+            lru,
+            lock,
+            status,
+            _p: PhantomData,
+        }
+    }
+
+    /// Takes the list's lock again, and answers that it was dropped.
+    pub fn relock(self) -> LruAnswer<'a> {
+        // SAFETY: By the type invariants `lock` is the list's spinlock, initialised, which this
+        // task dropped: `__list_lru_walk_one` expects it back.
+        unsafe { bindings::spin_lock(self.lock) };
+        // INVARIANT: written with the lock held, by the task that holds it.
+        self.lru.walker.store(current_task(), Ordering::Relaxed);
+        LruAnswer::new(self.status)
+    }
+}
