@@ -28,10 +28,11 @@
 //! - A mapping made at page offset `RUST_MM_SAMPLE_ON_FAULT_PGOFF` is fault-driven: the first
 //!   touch of a page that is not mapped fills one (`VmOperations::fault`), and a page that
 //!   userspace dropped with `MADV_DONTNEED` comes back as it was.
-//! - A shrinker takes pages back under memory pressure, never sleeping on the mmap lock and
-//!   dropping the `mm` with `mmput_async`. It walks a list of the files that hold pages, oldest
-//!   first, and stops when it has freed what it was asked to: open files without pages cost it
-//!   nothing.
+//! - A shrinker takes pages back under memory pressure, as Binder's does: the pages the driver
+//!   holds are on a `list_lru`, oldest first, and for each it is asked to free, the shrinker
+//!   upgrades the stashed `mm`, trylocks its mmap lock (it never sleeps on it), takes the page
+//!   off the list, drops the list's lock, zaps the page, takes the lock again, and drops the
+//!   `mm` with `mmput_async`.
 //!
 //! The userspace interface is in `samples/rust/rust_mm_sample.h`.
 
@@ -39,9 +40,8 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::{
     c_str,
     ioctl::{_IO, _IOR, _IOW},
-    list::{
-        impl_has_list_links, impl_list_arc_safe, impl_list_item, AtomicTracker, List, ListArc,
-        ListLinks, TryNewListArc,
+    list_lru::{
+        impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks, LruAnswer, LruItem,
     },
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
@@ -141,8 +141,9 @@ struct Mapping {
     /// Whether a touch of a page the driver did not insert fills one (`fault`), instead of
     /// `SIGBUS`: the mapping was made at `RUST_MM_SAMPLE_ON_FAULT_PGOFF`.
     on_fault: bool,
-    /// The pages inserted into the mapping. The driver keeps its own reference to each.
-    pages: [Option<Page>; MAX_PAGES],
+    /// The pages inserted into the mapping. The driver keeps its own reference to each, and
+    /// [`Registry::lru`] has them too, unless the shrinker has just taken one off.
+    pages: [Option<Arc<HeldPage>>; MAX_PAGES],
     /// The indices with a [`Claim`]: an `INSERT`, `ZAP`, fault or reclaim is working on them.
     busy: [bool; MAX_PAGES],
 }
@@ -157,10 +158,17 @@ impl Mapping {
     }
 
     /// Takes every page out, to be freed by the caller once no lock is held.
-    fn take_pages(&mut self) -> ([Option<Page>; MAX_PAGES], usize) {
+    fn take_pages(&mut self) -> ([Option<Arc<HeldPage>>; MAX_PAGES], usize) {
         let pages = core::mem::replace(&mut self.pages, [const { None }; MAX_PAGES]);
         let n = pages.iter().filter(|p| p.is_some()).count();
         (pages, n)
+    }
+
+    /// Whether `page` is the page the driver holds at its index.
+    fn holds(&self, page: &HeldPage) -> bool {
+        self.pages[page.index]
+            .as_ref()
+            .is_some_and(|held| core::ptr::eq(&**held, page))
     }
 
     /// The stashed `mm` and the address of page `index`, if `index` is in the mapping.
@@ -194,10 +202,19 @@ struct Claim<'a> {
 impl<'a> Claim<'a> {
     /// Claims `index` of `file`'s mapping, with `mapping` (its lock) held.
     fn new(file: &'a SampleFile, mapping: &mut Mapping, index: usize) -> Option<Self> {
-        if core::mem::replace(&mut mapping.busy[index], true) {
-            return None;
-        }
-        Some(Self { file, index })
+        // `then`, not `then_some`: a `Claim` made for nothing would release the index on drop.
+        Self::mark(mapping, index).then(|| Self { file, index })
+    }
+
+    /// Marks `index` of the mapping claimed, with `mapping` (its lock) held; `false` if another
+    /// holds it. [`Claim::adopt`] makes the claim that releases it.
+    fn mark(mapping: &mut Mapping, index: usize) -> bool {
+        !core::mem::replace(&mut mapping.busy[index], true)
+    }
+
+    /// The claim on `index` of `file`'s mapping that [`Claim::mark`] took.
+    fn adopt(file: &'a SampleFile, index: usize) -> Self {
+        Self { file, index }
     }
 
     /// Claims `index` of `file`'s mapping, waiting while another holds it.
@@ -225,9 +242,11 @@ impl Drop for Claim<'_> {
 /// An open file of the device. It is also the data of its mapping's VMA.
 ///
 /// Lock order: the mmap lock (or a VMA lock) before `mapping`, never the other way, because core
-/// mm calls [`VmOperations::close`] with the mmap lock held; and before [`Registry::holding`].
-/// `mapping` and `holding` are never held together. A [`Claim`] is taken with a lock on the VMA
-/// held; `source` is taken last (in `fault`, under the VMA's lock and a claim).
+/// mm calls [`VmOperations::close`] with the mmap lock held; and before the lock of
+/// [`Registry::lru`]. The shrinker takes `mapping` with the list's lock held, so nothing takes the
+/// list's lock with `mapping` held; it only trylocks the mmap lock there. A [`Claim`] is taken
+/// with a lock on the VMA held; `source` is taken last (in `fault`, under the VMA's lock and a
+/// claim).
 #[pin_data(PinnedDrop)]
 struct SampleFile {
     #[pin]
@@ -238,12 +257,6 @@ struct SampleFile {
     /// `PAGE_SIZE` bytes where `INSERT` prepares the data of a page.
     #[pin]
     source: Mutex<KVec<u8>>,
-    /// Its place in [`Registry::holding`].
-    #[pin]
-    links: ListLinks,
-    /// Whether it is in [`Registry::holding`] (or the shrinker has just taken it out).
-    #[pin]
-    tracker: AtomicTracker,
 }
 
 #[pinned_drop]
@@ -253,14 +266,47 @@ impl PinnedDrop for SampleFile {
     }
 }
 
-impl_has_list_links! {
-    impl HasListLinks<0> for SampleFile { self.links }
+/// A page the driver holds at `index` of `file`'s mapping, and its place on [`Registry::lru`].
+///
+/// It holds a reference on the file, as long as the file's mapping holds it (or the shrinker has
+/// just taken it): the close of the mapping gives back every page, and with it those references.
+#[pin_data]
+struct HeldPage {
+    #[pin]
+    links: ListLruLinks,
+    file: Arc<SampleFile>,
+    index: usize,
+    page: Page,
 }
-impl_list_arc_safe! {
-    impl ListArcSafe<0> for SampleFile { tracked_by tracker: AtomicTracker; }
+
+impl_has_list_lru_links! {
+    impl HasListLruLinks for HeldPage { self.links }
 }
-impl_list_item! {
-    impl ListItem<0> for SampleFile { using ListLinks; }
+
+impl HeldPage {
+    /// A page of `file`'s mapping at `index`, every byte `fill`, charged to the current task's
+    /// memory cgroup.
+    fn new(file: ArcBorrow<'_, SampleFile>, index: usize, fill: u8) -> Result<Arc<Self>> {
+        let page = file.filled_page(fill)?;
+        Arc::pin_init(
+            pin_init!(HeldPage {
+                links <- ListLruLinks::new(),
+                file: file.into(),
+                index,
+                page,
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+}
+
+/// Takes `pages` off the shrinker's list and frees them, with no lock held.
+fn free_pages<'a>(pages: impl IntoIterator<Item = &'a Arc<HeldPage>>) {
+    for page in pages {
+        // Off the list (or the shrinker has it); the last reference frees it.
+        let listed = registry().lru.del(page);
+        drop(listed);
+    }
 }
 
 static VM_OPS: VmOpsTable<SampleFile> = VmOpsTable::new();
@@ -278,7 +324,7 @@ impl VmOperations for SampleFile {
             mapping.take_pages()
         };
         give_back(&FREED, n);
-        drop(pages);
+        free_pages(pages.iter().flatten());
     }
 
     fn may_split(&self, _vma: &VmAreaInfo, _addr: usize) -> Result {
@@ -302,27 +348,21 @@ impl VmOperations for SampleFile {
         };
         // Concurrent faults on the page, and an `INSERT` or `ZAP` of it, take turns.
         let claim = Claim::wait(self, index);
-        // The page the driver holds there (userspace dropped it with `MADV_DONTNEED`), or a
-        // new one.
-        let held = self.mapping.lock().pages[index].take();
+        // The page the driver holds there (userspace dropped it with `MADV_DONTNEED`), which
+        // stays where it is, or a new one.
+        let held = self.mapping.lock().pages[index].clone();
         let (page, new) = match held {
             Some(page) => (page, false),
             None => (
-                self.filled_page(fault_fill(index))
+                HeldPage::new(vmf.data(), index, fault_fill(index))
                     .map_err(|_| VmFaultError::Oom)?,
                 true,
             ),
         };
-        let this = vmf.data();
-        let mapped = vmf.insert_page(&page);
+        let mapped = vmf.insert_page(&page.page);
         if mapped.is_ok() && new {
-            Self::record(this, &claim, page);
+            Self::record(&claim, page);
             FAULTED.fetch_add(1, Ordering::Relaxed);
-        } else if !new {
-            // Mapped again, or not: the driver keeps it either way. The shrinker may have seen
-            // the file without pages meanwhile and left it out of its list: put it back.
-            self.mapping.lock().pages[index] = Some(page);
-            registry().add(this);
         }
         mapped
     }
@@ -331,21 +371,11 @@ impl VmOperations for SampleFile {
 /// What the shrinker walks.
 #[pin_data]
 struct Registry {
-    /// The files that hold pages, in the order they got their first one. A file is added, without
-    /// allocating, when it gets a page while it is not in the list, and taken out by the
-    /// shrinker, which puts it back at the end if pages are left. A file whose pages went away
-    /// otherwise (`ZAP`, `close`) stays until the shrinker comes to it or the file is released.
+    /// The pages the driver holds, in the order they were inserted. A page is added when it is
+    /// recorded, and taken off when it leaves its mapping's records (`ZAP`, `close`, an `INSERT`
+    /// in its place) or by the shrinker.
     #[pin]
-    holding: SpinLock<List<SampleFile>>,
-}
-
-impl Registry {
-    /// Puts `file` at the end of [`Registry::holding`] unless it is in it (or the shrinker has it).
-    fn add(&self, file: ArcBorrow<'_, SampleFile>) {
-        if let Some(file) = ListArc::try_from_arc_borrow(file) {
-            self.holding.lock().push_back(file);
-        }
-    }
+    lru: ListLru<HeldPage>,
 }
 
 /// The registry, from [`Arc::into_raw`], for the file operations. It is set before the misc
@@ -377,18 +407,13 @@ impl SampleFile {
         Ok(page)
     }
 
-    /// Whether the driver holds pages of this file.
-    fn holds_pages(&self) -> bool {
-        self.mapping.lock().pages.iter().any(Option::is_some)
-    }
-
     /// `INSERT` and `INSERT_WRITE_LOCKED`.
     fn insert(this: ArcBorrow<'_, Self>, args: InsertArgs, write_locked: bool) -> Result {
         let index = args.index as usize;
         // No check that the driver holds no page at `index`: after `MADV_DONTNEED` it holds one
         // that is no longer mapped. `vm_insert_page` refuses an address that is mapped (`EBUSY`).
         let (mm, addr) = this.mapping.lock().locate(index)?;
-        let page = this.filled_page(args.fill as u8)?;
+        let page = HeldPage::new(this, index, args.fill as u8)?;
 
         // The process may have exited. Drop the `mmget` reference with `mmput_async`: this may
         // be the last one, and the teardown of the address space does not belong here.
@@ -420,21 +445,24 @@ impl SampleFile {
         vma: &VmAreaRef,
         index: usize,
         addr: usize,
-        page: Page,
+        page: Arc<HeldPage>,
     ) -> Result {
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
         let claim = this.claim(index)?;
-        vma.vm_insert_page(addr, &page)?;
-        Self::record(this, &claim, page);
+        vma.vm_insert_page(addr, &page.page)?;
+        Self::record(&claim, page);
         Ok(())
     }
 
     /// Remembers a page that was just inserted at the claimed index, with a lock on its VMA held
-    /// (so the mapping cannot have been closed since the lookup), and makes the file known to the
-    /// shrinker.
-    fn record(this: ArcBorrow<'_, Self>, claim: &Claim<'_>, page: Page) {
-        let old = this.mapping.lock().pages[claim.index].replace(page);
-        registry().add(this);
+    /// (so the mapping cannot have been closed since the lookup), and puts it on the shrinker's
+    /// list.
+    fn record(claim: &Claim<'_>, page: Arc<HeldPage>) {
+        // On the list first: the shrinker leaves it alone until it is in the records and the
+        // claim is gone. The list's lock is not taken with `mapping` held.
+        let added = registry().lru.add(&page);
+        debug_assert_eq!(added, Ok(true));
+        let old = claim.file.mapping.lock().pages[claim.index].replace(page);
         INSERTED.fetch_add(1, Ordering::Relaxed);
         HELD.fetch_add(1, Ordering::Relaxed);
         // `vm_insert_page` refuses an address that is mapped, and the claim kept `ZAP` and the
@@ -442,7 +470,7 @@ impl SampleFile {
         if old.is_some() {
             give_back(&FREED, 1);
         }
-        drop(old);
+        free_pages(&old);
     }
 
     /// Zaps the claimed page, at `addr` of `vma`, and drops the driver's reference to it.
@@ -452,6 +480,7 @@ impl SampleFile {
             return 0;
         }
         let page = self.mapping.lock().pages[claim.index].take();
+        free_pages(&page);
         usize::from(page.is_some())
     }
 
@@ -471,54 +500,6 @@ impl SampleFile {
             return Err(ENOENT);
         }
         Ok(())
-    }
-
-    /// Reclaims up to `max` pages of this file's mapping, without sleeping on the mmap lock.
-    /// Returns how many pages it freed.
-    fn reclaim(&self, max: usize) -> usize {
-        let (mm, start, which) = {
-            let mapping = self.mapping.lock();
-            let Ok((mm, start)) = mapping.locate(0) else {
-                return 0;
-            };
-            let mut which = [false; MAX_PAGES];
-            for (w, p) in which.iter_mut().zip(mapping.pages.iter()) {
-                *w = p.is_some();
-            }
-            (mm, start, which)
-        };
-        if !which.iter().any(|w| *w) {
-            return 0;
-        }
-        let Some(mm) = mm.mmget_not_zero() else {
-            return 0;
-        };
-        // The last `mmput` must not run in reclaim.
-        let mm = MmWithUser::use_mmput_async(mm);
-        let Some(guard) = mm.mmap_read_trylock() else {
-            return 0;
-        };
-        let mut n = 0;
-        for index in (0..MAX_PAGES).filter(|&i| which[i]) {
-            if n == max {
-                break;
-            }
-            // An index that an ioctl works on is left to it.
-            let claim = Claim::new(self, &mut self.mapping.lock(), index);
-            let Some(claim) = claim else {
-                continue;
-            };
-            // Each page at its own address.
-            let addr = start + index * PAGE_SIZE;
-            if let Some(vma) = guard.vma_lookup(addr) {
-                if let Some(vma) = vma.as_driver_vma(&VM_OPS, self) {
-                    n += self.zap_page(vma, &claim, addr);
-                }
-            }
-        }
-        drop(guard);
-        give_back(&RECLAIMED, n);
-        n
     }
 }
 
@@ -541,8 +522,6 @@ impl MiscDevice for SampleFile {
                 }),
                 released <- new_condvar!(),
                 source <- new_mutex!(source),
-                links <- ListLinks::new(),
-                tracker <- AtomicTracker::new(),
             }),
             GFP_KERNEL,
         )?;
@@ -552,12 +531,7 @@ impl MiscDevice for SampleFile {
     }
 
     fn release(file: Arc<SampleFile>) {
-        // The mapping is gone too (it holds a reference to the file), so there are no pages; but
-        // the registry may still have the file, from pages that `ZAP` or `close` freed.
-        // SAFETY: `holding` of the one registry is the only `List<SampleFile>` (ID 0), so `file`
-        // is in it or in no list.
-        let listed = unsafe { registry().holding.lock().remove(&file) };
-        drop(listed);
+        // The mapping is gone too (it holds a reference to the file), and with it the pages.
         let mm = file.mapping.lock().mm.take();
         drop(mm);
     }
@@ -628,40 +602,78 @@ impl MiscDevice for SampleFile {
     }
 }
 
-/// The shrinker: the pages the driver holds can be taken back, oldest file first.
+/// The shrinker: the pages the driver holds can be taken back, oldest first.
 impl Shrinker for Registry {
     fn count(&self, _sc: &ShrinkControl<'_>) -> CountResult {
-        match HELD.load(Ordering::Relaxed) {
+        match self.lru.count() {
             0 => CountResult::Empty,
-            n => CountResult::Count(n as usize),
+            n => CountResult::Count(n),
         }
     }
 
     fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
-        let nr_to_scan = sc.nr_to_scan();
         let mut freed = 0;
-        while freed < nr_to_scan {
-            let Some(file) = self.holding.lock().pop_front() else {
-                break;
-            };
-            // Out of the list: `record` puts the file back itself from now on.
-            let file = file.into_arc();
-            let n = file.reclaim(nr_to_scan - freed);
-            freed += n;
-            if file.holds_pages() {
-                self.add(file.as_arc_borrow());
-                if n == 0 {
-                    // Its mmap lock or its pages are busy: it went to the back of the list, and
-                    // the next pass starts with the others.
-                    break;
-                }
-            }
-        }
+        // Not from the walk's own callback: it cannot fail.
+        let walked = self.lru.walk(sc.nr_to_scan(), |page| reclaim(page, &mut freed));
+        debug_assert!(walked.is_ok());
+        give_back(&RECLAIMED, freed);
         if freed == 0 {
             return ScanResult::Stop;
         }
         ScanResult::Freed(freed)
     }
+}
+
+/// Takes `page` back, as Binder's shrinker does, if nothing else works on it, counting it in
+/// `freed`: called with the list's lock held, so it waits for no lock but the mapping's, which
+/// comes after the list's.
+fn reclaim<'a>(page: LruItem<'a, HeldPage>, freed: &mut usize) -> LruAnswer<'a> {
+    let found = {
+        let mapping = page.file.mapping.lock();
+        // Not the page at its index anymore: whoever took it takes it off the list.
+        mapping.locate(page.index).ok().filter(|_| mapping.holds(&page))
+    };
+    let Some((mm, addr)) = found else {
+        return page.skip();
+    };
+    // The process may have exited; the last `mmput` must not run in reclaim.
+    let Some(mm) = mm.mmget_not_zero().map(MmWithUser::use_mmput_async) else {
+        return page.skip();
+    };
+    let Some(guard) = mm.mmap_read_trylock() else {
+        return page.skip();
+    };
+    // With a lock on the VMA held, as every claim is taken; an index that an ioctl or a fault
+    // works on is left to it.
+    let claimed = {
+        let mut mapping = page.file.mapping.lock();
+        mapping.holds(&page) && Claim::mark(&mut mapping, page.index)
+    };
+    if !claimed {
+        return page.skip();
+    }
+    // Off the list, with the list's reference, and the list's lock dropped: zapping may sleep.
+    let (page, unlocked) = page.isolate().unlock();
+    let claim = Claim::adopt(&page.file, page.index);
+    // At its own address, in the VMA only if it is the file's mapping.
+    let zapped = guard
+        .vma_lookup(addr)
+        .and_then(|vma| vma.as_driver_vma(&VM_OPS, &page.file))
+        .is_some_and(|vma| vma.zap_page_range_single(addr, PAGE_SIZE).is_ok());
+    // If it is not, the mapping is gone (its VMA was looked up under the mmap lock) and its
+    // `close` gives the page back; it stays off the list meanwhile.
+    let taken = if zapped {
+        page.file.mapping.lock().pages[page.index].take()
+    } else {
+        None
+    };
+    *freed += usize::from(taken.is_some());
+    drop(claim);
+    drop(guard);
+    drop(mm);
+    drop(taken);
+    drop(page);
+    unlocked.relock()
 }
 
 struct RustMmSample {
@@ -675,8 +687,8 @@ static MISC_VTABLE: MiscDeviceVTable<SampleFile> = MiscDeviceVTable::new(&THIS_M
 impl kernel::Module for RustMmSample {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let registry = Arc::pin_init(
-            pin_init!(Registry {
-                holding <- new_spinlock!(List::new()),
+            try_pin_init!(Registry {
+                lru <- new_list_lru!(),
             }),
             GFP_KERNEL,
         )?;
