@@ -5,7 +5,8 @@
 KUnit's KTAP (the Rust doctests among it) is read from RUNDIR/console.log,
 the userspace tests' KTAP from RUNDIR/results.ktap and the compile-fail
 proofs' from RUNDIR/compile_fail.ktap, the check of the helper inlining's
-from RUNDIR/inline_helpers.ktap, all by the base tree's own
+from RUNDIR/inline_helpers.ktap, the client crates' from
+RUNDIR/clients.ktap, all by the base tree's own
 `tools/testing/kunit/kunit.py parse`. The console log is also searched for
 kernel splats. Prints per-suite results and ends with 'N passed, N failed'.
 Exit status 0 only if nothing failed.
@@ -93,6 +94,8 @@ def main():
     results += parse(src, os.path.join(rundir, 'compile_fail.ktap'), 'compile_fail')
     print('--- helper inlining (CONFIG_RUST_INLINE_HELPERS)')
     results += parse(src, os.path.join(rundir, 'inline_helpers.ktap'), 'inline_helpers')
+    print('--- client crates (tests/clients)')
+    results += parse(src, os.path.join(rundir, 'clients.ktap'), 'clients')
 
     status = open(os.path.join(rundir, 'status')).read().strip()
     results.append(('vm.finished', 'PASS' if status == 'ok' else 'FAIL: ' + status))

@@ -63,18 +63,24 @@ s = s.replace('*** SUBJECT HERE ***', text[0]).replace('*** BLURB HERE ***', tex
 open(path, 'w').write(s)
 PY
 
+# The patches, without the cover letter.
+patches=()
+for p in "$out"/[0-9][0-9][0-9][0-9]-*.patch; do
+	[ "${p##*/}" != 0000-cover-letter.patch ] && patches+=("$p")
+done
+
 # The patches apply with git am on a pristine base.
 am=$BUILD/series-am
 rm -rf "$am"
 git -C "$repo" worktree prune
 git -C "$repo" worktree add -q --detach "$am" base
-git -C "$am" am -q "$out"/00[0-9][1-9]-*.patch || die "git am of the series onto the base failed"
+git -C "$am" am -q "${patches[@]}" || die "git am of the series onto the base failed"
 git -C "$repo" worktree remove --force "$am"
 say "git am: the series applies to the base"
 
 # checkpatch --strict on every patch.
 bad=0
-for p in "$out"/00[0-9][1-9]-*.patch; do
+for p in "${patches[@]}"; do
 	(cd "$repo" && perl scripts/checkpatch.pl --strict --quiet --no-signoff "$p" >"$p.checkpatch" 2>&1) || true
 	if grep -qE '^(ERROR|WARNING|CHECK):' "$p.checkpatch"; then
 		echo "checkpatch: $(basename "$p"):" >&2

@@ -12,6 +12,10 @@ step "$TOP/harness/boot.sh" "$name" test
 # The compile-fail proofs, against the kernel crate just built and booted.
 python3 "$TOP/harness/compile_fail.py" "$BUILD/obj-$name" "$TOP/tests/compile_fail" \
 	>"$BUILD/$name-test/compile_fail.ktap" 2>&1 || true
+# The drivers written against the public API only: they compile, with the
+# number of unsafe blocks they say.
+python3 "$TOP/harness/client_check.py" "$BUILD/obj-$name" "$TOP/tests/clients" \
+	>"$BUILD/$name-test/clients.ktap" 2>&1 || true
 # Whether the helpers were inlined (or, with the option off, are there).
 python3 "$TOP/harness/inline_check.py" "$BUILD/obj-$name" >"$BUILD/$name-test/inline_helpers.ktap" 2>&1 || true
 rc=0

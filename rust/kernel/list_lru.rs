@@ -241,7 +241,8 @@ unsafe impl<T: HasListLruLinks + Send + Sync> Sync for ListLru<T> {}
 fn nid() -> c_int {
     // SAFETY: `node_states` is a C global that is only read here; the possible nodes are set
     // before any Rust code runs, and never change.
-    let possible = unsafe { addr_of!(bindings::node_states[bindings::node_states_N_POSSIBLE as usize]) };
+    let possible =
+        unsafe { addr_of!(bindings::node_states[bindings::node_states_N_POSSIBLE as usize]) };
     // SAFETY: `possible` points at a valid `nodemask_t`.
     unsafe { bindings::__first_node(possible) as c_int }
 }
@@ -476,7 +477,10 @@ impl<T: HasListLruLinks> ListLru<T> {
     where
         F: for<'a> FnMut(LruItem<'a, T>) -> LruAnswer<'a>,
     {
-        let mut walk = Walk { lru: self, f: &mut f };
+        let mut walk = Walk {
+            lru: self,
+            f: &mut f,
+        };
         // SAFETY: `lru` is initialised, `nid()` is a possible node. `walk_one::<T, F>` is called
         // with `walk` (alive until this returns) as `cb_arg`, for items of this list, with its
         // lock held, and returns with it held, answering as `__list_lru_walk_one` expects (see
@@ -556,6 +560,11 @@ where
     answer.status
 }
 
+/// The marker of what holds the list's lock for `'a`, a call of the walk's callback: `'a` is
+/// invariant (an answer made in one call cannot answer another), and the type is not `Send` (the
+/// lock is this task's).
+type HeldFor<'a> = PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>;
+
 /// An object on a [`ListLru`], handed to the callback of [`ListLru::walk`] with the list's
 /// spinlock held. It derefs to the object.
 ///
@@ -569,7 +578,7 @@ pub struct LruItem<'a, T: HasListLruLinks> {
     item: *mut bindings::list_head,
     list: *mut bindings::list_lru_one,
     lock: *mut bindings::spinlock_t,
-    _p: PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>,
+    _p: HeldFor<'a>,
 }
 
 /// The answer of a callback of [`ListLru::walk`], which only the methods of the [`LruItem`] of
@@ -648,7 +657,7 @@ pub struct LruIsolated<'a, T: HasListLruLinks> {
     object: Arc<T>,
     lru: &'a ListLru<T>,
     lock: *mut bindings::spinlock_t,
-    _p: PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>,
+    _p: HeldFor<'a>,
 }
 
 impl<T: HasListLruLinks> Deref for LruIsolated<'_, T> {
@@ -665,15 +674,19 @@ impl<'a, T: HasListLruLinks> LruIsolated<'a, T> {
     /// The lock is still held: dropping the last reference on the object here runs `T::drop` in
     /// atomic context.
     pub fn removed(self) -> (Arc<T>, LruAnswer<'a>) {
-        (self.object, LruAnswer::new(bindings::lru_status_LRU_REMOVED))
+        (
+            self.object,
+            LruAnswer::new(bindings::lru_status_LRU_REMOVED),
+        )
     }
 
     /// Drops the list's lock, and gives the object to the caller: the walk starts over
     /// afterwards (`LRU_REMOVED_RETRY`).
     pub fn unlock(self) -> (Arc<T>, LruUnlocked<'a, T>) {
         // SAFETY: By the type invariants the lock is held by this task.
-        let unlocked =
-            unsafe { LruUnlocked::new(self.lru, self.lock, bindings::lru_status_LRU_REMOVED_RETRY) };
+        let unlocked = unsafe {
+            LruUnlocked::new(self.lru, self.lock, bindings::lru_status_LRU_REMOVED_RETRY)
+        };
         (self.object, unlocked)
     }
 }
@@ -690,7 +703,7 @@ pub struct LruUnlocked<'a, T: HasListLruLinks> {
     lru: &'a ListLru<T>,
     lock: *mut bindings::spinlock_t,
     status: bindings::lru_status,
-    _p: PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>,
+    _p: HeldFor<'a>,
 }
 
 impl<'a, T: HasListLruLinks> LruUnlocked<'a, T> {

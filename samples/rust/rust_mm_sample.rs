@@ -40,9 +40,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use kernel::{
     c_str,
     ioctl::{_IO, _IOR, _IOW},
-    list_lru::{
-        impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks, LruAnswer, LruItem,
-    },
+    list_lru::{impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks, LruAnswer, LruItem},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, MiscDeviceVTable},
     mm::{
         virt::{
@@ -614,7 +612,9 @@ impl Shrinker for Registry {
     fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
         let mut freed = 0;
         // Not from the walk's own callback: it cannot fail.
-        let walked = self.lru.walk(sc.nr_to_scan(), |page| reclaim(page, &mut freed));
+        let walked = self
+            .lru
+            .walk(sc.nr_to_scan(), |page| reclaim(page, &mut freed));
         debug_assert!(walked.is_ok());
         give_back(&RECLAIMED, freed);
         if freed == 0 {
@@ -631,7 +631,10 @@ fn reclaim<'a>(page: LruItem<'a, HeldPage>, freed: &mut usize) -> LruAnswer<'a> 
     let found = {
         let mapping = page.file.mapping.lock();
         // Not the page at its index anymore: whoever took it takes it off the list.
-        mapping.locate(page.index).ok().filter(|_| mapping.holds(&page))
+        mapping
+            .locate(page.index)
+            .ok()
+            .filter(|_| mapping.holds(&page))
     };
     let Some((mm, addr)) = found else {
         return page.skip();

@@ -27,10 +27,7 @@ fn check_vma(vma: &VmaRef, _owner: *const Range) -> Option<&VmaRef> {
 
 /// The same check, with the series' ownership proof.
 #[cfg(not(compile_fail))]
-fn check_vma(
-    vma: &VmaRef,
-    owner: *const Range,
-) -> Option<&kernel::mm::virt::VmaMixedMap> {
+fn check_vma(vma: &VmaRef, owner: *const Range) -> Option<&kernel::mm::virt::VmaMixedMap> {
     vma.as_driver_vma_by_ptr(&OPS, owner).map(|vma| &**vma)
 }
 
@@ -38,5 +35,7 @@ fn check_vma(
 pub fn zap(mm: &MmWithUser, owner: *const Range, addr: usize) -> Result {
     let guard = mm.mmap_read_trylock().ok_or(EAGAIN)?;
     let vma = guard.vma_lookup(addr).ok_or(ENXIO)?;
-    check_vma(vma, owner).ok_or(ENXIO)?.zap_vma_range(addr, PAGE_SIZE)
+    check_vma(vma, owner)
+        .ok_or(ENXIO)?
+        .zap_vma_range(addr, PAGE_SIZE)
 }

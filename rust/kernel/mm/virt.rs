@@ -72,14 +72,14 @@ use crate::{
 use core::ops::Deref;
 
 pub mod ops;
-#[cfg(CONFIG_KUNIT = "y")]
-#[doc(hidden)]
-pub use ops::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
 #[doc(no_inline)]
 pub use ops::{
     impl_has_vm_field, DriverVma, HasVmField, VmFault, VmFaultError, VmFaultMapped, VmOperations,
     VmOpsTable,
 };
+#[cfg(CONFIG_KUNIT = "y")]
+#[doc(hidden)]
+pub use ops::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
 
 /// The integer type used for VMA flags.
 #[doc(inline)]
