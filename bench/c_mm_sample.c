@@ -13,8 +13,10 @@
  * page at once (through kmap_local_page()), mmget_not_zero(), take the per-VMA
  * lock (or the mmap read lock, or on request the write lock), look the VMA up,
  * check that it is the file's own, claim the page's index, vm_insert_page(),
- * record the page under the spinlock and count it; ZAP does the same under the
- * mmap read lock with zap_page_range_single(). The mm references are dropped
+ * put the page's record (allocated with the page, holding a reference on the
+ * file) on the shrinker's list_lru, record it under the spinlock and count
+ * it; ZAP does the same under the mmap read lock with zap_page_range_single(),
+ * and takes the record off the list and frees it. The mm references are dropped
  * with mmput_async() and mmdrop(), in the sample's order. In a mapping made at
  * RUST_MM_SAMPLE_ON_FAULT_PGOFF, the fault handler checks that the VMA is the
  * file's mapping, waits for the claim on the page's index, and maps the page
@@ -22,8 +24,8 @@
  *
  * Where the sample uses a Rust abstraction, this calls the C function the
  * abstraction wraps, so the difference between the two is the cost of the
- * abstractions. What is not on a hot path is left out: the shrinker and the
- * list of open files it walks.
+ * abstractions. What is not on a hot path is left out: the shrinker that walks
+ * the list.
  *
  * A benchmark only: not part of the series.
  */
@@ -31,6 +33,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/kref.h>
+#include <linux/list_lru.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -47,6 +50,22 @@
 
 #define MAX_PAGES RUST_MM_SAMPLE_MAX_PAGES
 
+/* The records of the pages the driver holds, oldest first. */
+static struct list_lru cms_lru;
+
+/* The node of every record, as in the Rust sample's ListLru. */
+#define CMS_NID ((int)first_node(node_possible_map))
+
+struct cms_file;
+
+/* A page the driver holds, and its place on cms_lru: the sample's HeldPage. */
+struct cms_page {
+	struct list_head lru;
+	struct cms_file *file;		/* a reference on the file */
+	unsigned long index;
+	struct page *page;
+};
+
 /* The driver's counters, for STATS. */
 static atomic64_t held, inserted, zapped, reclaimed, freed, files, faulted;
 
@@ -58,7 +77,7 @@ struct cms_file {
 	unsigned long start;		/* where the mapping starts */
 	unsigned long npages;		/* how many pages it has */
 	bool mapped;			/* set by mmap, cleared by close */
-	struct page *pages[MAX_PAGES];	/* the driver's reference to each */
+	struct cms_page *pages[MAX_PAGES]; /* the driver's pages */
 	bool on_fault;			/* the mapping is fault-driven */
 	unsigned long busy;		/* indices an INSERT or ZAP works on */
 	wait_queue_head_t released;	/* woken when a claim goes */
@@ -84,6 +103,36 @@ static void cms_free(struct kref *ref)
 	atomic64_dec(&files);
 }
 
+/* Takes rec off cms_lru and frees it and its page. */
+static void cms_free_page(struct cms_page *rec)
+{
+	list_lru_del(&cms_lru, &rec->lru, CMS_NID, NULL);
+	__free_page(rec->page);
+	kref_put(&rec->file->ref, cms_free);
+	kfree(rec);
+}
+
+/* A record of page at index of f, or NULL (and page freed). */
+static struct cms_page *cms_new_page(struct cms_file *f, unsigned long index,
+				     struct page *page)
+{
+	struct cms_page *rec;
+
+	if (!page)
+		return NULL;
+	rec = kmalloc(sizeof(*rec), GFP_KERNEL_ACCOUNT);
+	if (!rec) {
+		__free_page(page);
+		return NULL;
+	}
+	INIT_LIST_HEAD(&rec->lru);
+	kref_get(&f->ref);
+	rec->file = f;
+	rec->index = index;
+	rec->page = page;
+	return rec;
+}
+
 static void cms_vm_open(struct vm_area_struct *vma)
 {
 	struct cms_file *f = vma->vm_private_data;
@@ -103,7 +152,7 @@ static bool cms_is_own(struct cms_file *f, struct vm_area_struct *vma)
 static void cms_vm_close(struct vm_area_struct *vma)
 {
 	struct cms_file *f = vma->vm_private_data;
-	struct page *pages[MAX_PAGES];
+	struct cms_page *pages[MAX_PAGES];
 	unsigned long i, n = 0;
 
 	spin_lock(&f->lock);
@@ -123,7 +172,7 @@ static void cms_vm_close(struct vm_area_struct *vma)
 	give_back(&freed, n);
 	for (i = 0; i < MAX_PAGES; i++)
 		if (pages[i])
-			__free_page(pages[i]);
+			cms_free_page(pages[i]);
 	kref_put(&f->ref, cms_free);
 }
 
@@ -260,20 +309,21 @@ static __always_inline struct page *cms_filled_page(struct cms_file *f, u8 fill,
  * mapping cannot have been closed since the lookup).
  */
 static void cms_record(struct cms_file *f, unsigned long index,
-		       struct page *page)
+		       struct cms_page *rec)
 {
-	struct page *old;
+	struct cms_page *old;
 
+	list_lru_add(&cms_lru, &rec->lru, CMS_NID, NULL);
 	spin_lock(&f->lock);
 	old = f->pages[index];
-	f->pages[index] = page;
+	f->pages[index] = rec;
 	spin_unlock(&f->lock);
 	atomic64_inc(&inserted);
 	atomic64_inc(&held);
 	/* vm_insert_page refuses an address that is mapped: MADV_DONTNEED. */
 	if (old) {
 		give_back(&freed, 1);
-		__free_page(old);
+		cms_free_page(old);
 	}
 }
 
@@ -289,7 +339,7 @@ static void cms_unclaim(struct cms_file *f, unsigned long index)
 /* Inserts page at addr of the file's VMA vma and records it. */
 static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
 			   unsigned long index, unsigned long addr,
-			   struct page *page)
+			   struct cms_page *rec)
 {
 	int ret;
 
@@ -298,9 +348,9 @@ static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
 	ret = cms_claim(f, index);
 	if (ret)
 		return ret;
-	ret = vm_insert_page(vma, addr, page);
+	ret = vm_insert_page(vma, addr, rec->page);
 	if (!ret)
-		cms_record(f, index, page);
+		cms_record(f, index, rec);
 	cms_unclaim(f, index);
 	return ret;
 }
@@ -315,9 +365,9 @@ static __always_inline int cms_insert(struct cms_file *f,
 {
 	unsigned long index = args->index;
 	struct vm_area_struct *vma;
+	struct cms_page *page;
 	struct mm_struct *mm;
 	unsigned long addr;
-	struct page *page;
 	int ret;
 
 	/* No check for a page held at index: see MADV_DONTNEED in cms_record(). */
@@ -325,7 +375,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 	if (ret)
 		return ret;
 
-	page = cms_filled_page(f, args->fill, rust_fill);
+	page = cms_new_page(f, index, cms_filled_page(f, args->fill, rust_fill));
 	if (!page) {
 		ret = -ENOMEM;
 		goto out_mmdrop;
@@ -359,7 +409,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 		page = NULL; /* the file owns it now */
 out_free:
 	if (page)
-		__free_page(page);
+		cms_free_page(page);
 out_mmdrop:
 	mmdrop(mm);
 	return ret;
@@ -372,7 +422,7 @@ out_mmdrop:
 static unsigned long cms_zap_page(struct cms_file *f, struct vm_area_struct *vma,
 				  unsigned long index, unsigned long addr)
 {
-	struct page *page;
+	struct cms_page *page;
 
 	if (addr < vma->vm_start || addr + PAGE_SIZE > vma->vm_end)
 		return 0;
@@ -383,7 +433,7 @@ static unsigned long cms_zap_page(struct cms_file *f, struct vm_area_struct *vma
 	spin_unlock(&f->lock);
 	if (!page)
 		return 0;
-	__free_page(page);
+	cms_free_page(page);
 	return 1;
 }
 
@@ -435,7 +485,7 @@ static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
 {
 	struct cms_file *f = vmf->vma->vm_private_data;
 	unsigned long index;
-	struct page *page;
+	struct cms_page *page;
 	bool new = false;
 	int err;
 
@@ -447,28 +497,25 @@ static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
 	index = (vmf->address - f->start) / PAGE_SIZE;
 	spin_unlock(&f->lock);
 	cms_claim_wait(f, index);
+	/* The page stays where it is, as in the sample. */
 	spin_lock(&f->lock);
 	page = f->pages[index];
-	f->pages[index] = NULL;
 	spin_unlock(&f->lock);
 	if (!page) {
-		page = cms_filled_page(f, RUST_MM_SAMPLE_FAULT_FILL(index), false);
+		page = cms_new_page(f, index,
+				    cms_filled_page(f, RUST_MM_SAMPLE_FAULT_FILL(index), false));
 		if (!page) {
 			cms_unclaim(f, index);
 			return VM_FAULT_OOM;
 		}
 		new = true;
 	}
-	err = vm_insert_page(vmf->vma, vmf->address, page);
+	err = vm_insert_page(vmf->vma, vmf->address, page->page);
 	if (!err && new) {
 		cms_record(f, index, page);
 		atomic64_inc(&faulted);
-	} else if (!new) {
-		spin_lock(&f->lock);
-		f->pages[index] = page;
-		spin_unlock(&f->lock);
-	} else {
-		__free_page(page);
+	} else if (new) {
+		cms_free_page(page);
 	}
 	cms_unclaim(f, index);
 	if (!err || err == -EBUSY)
@@ -597,7 +644,25 @@ static struct miscdevice cms_misc = {
 	.fops = &cms_fops,
 };
 
-module_misc_device(cms_misc);
+static int __init cms_init(void)
+{
+	int ret = list_lru_init(&cms_lru);
+
+	if (ret)
+		return ret;
+	ret = misc_register(&cms_misc);
+	if (ret)
+		list_lru_destroy(&cms_lru);
+	return ret;
+}
+module_init(cms_init);
+
+static void __exit cms_exit(void)
+{
+	misc_deregister(&cms_misc);
+	list_lru_destroy(&cms_lru);
+}
+module_exit(cms_exit);
 
 MODULE_AUTHOR("Rust for Linux Contributors");
 MODULE_DESCRIPTION("C reference of the Rust mm sample's hot paths");

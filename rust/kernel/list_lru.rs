@@ -302,14 +302,19 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         }
         let lru = self.lru.get();
         let links = Self::links(item);
-        // INVARIANT: `owner` goes from null to this list, once, or stays what it was.
-        match links
-            .owner
-            .compare_exchange(null_mut(), lru, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {}
-            Err(owner) if owner == lru => {}
-            Err(_) => return Err(EINVAL),
+        // INVARIANT: `owner` goes from null to this list, once, or stays what it was. Only the
+        // first `add` of an item needs the atomic exchange.
+        let owner = links.owner.load(Ordering::Acquire);
+        let owner = if owner.is_null() {
+            match links.owner.compare_exchange(owner, lru, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => lru,
+                Err(owner) => owner,
+            }
+        } else {
+            owner
+        };
+        if owner != lru {
+            return Err(EINVAL);
         }
         // The reference the list owns while the item is on it: taken before the item can be
         // seen there.
