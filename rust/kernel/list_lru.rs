@@ -15,7 +15,7 @@
 //!
 //! The list owns a reference on each object on it: `add` takes one, `del` gives it back, and so
 //! does the walk's [`LruItem::isolate`]. An object is alive while it is on the list, and a
-//! callback that took one off keeps it when it drops the lock. An object belongs to the first
+//! callback that took one off owns it when it drops the lock. An object belongs to the first
 //! list it is added to for as long as that list exists; other lists refuse it, so no list ever
 //! unlinks an object from another. Dropping the list gives back the references it still has.
 //!
@@ -29,18 +29,21 @@
 //!
 //! - the object stays: [`LruItem::rotate`] (to the end of the list), [`LruItem::skip`],
 //!   [`LruItem::stop`] (ends the walk);
-//! - the object comes off, the lock held throughout: [`LruItem::isolate`], then
-//!   [`LruIsolated::removed`] (`LRU_REMOVED`);
-//! - the lock is dropped: [`LruItem::unlock`] or [`LruIsolated::unlock`], which give an
-//!   [`LruUnlocked`] whose only way to an answer is [`LruUnlocked::relock`]: it takes the lock
-//!   again and answers `LRU_RETRY` or `LRU_REMOVED_RETRY`. The object is not reachable through
-//!   the item once the lock is dropped, unless the callback isolated it, and then it owns it.
+//! - the object comes off, the lock held throughout: [`LruItem::isolate`] (`LRU_REMOVED`);
+//! - the lock is dropped while a closure runs, and taken again before the answer:
+//!   [`LruItem::isolate_unlocked`], which takes the object off first and hands it to the closure
+//!   (`LRU_REMOVED_RETRY`), or [`LruItem::unlocked`], which leaves it on the list and does not
+//!   hand it over (`LRU_RETRY`). The lock is dropped only for the closure, so nothing the
+//!   callback does can take it again early, or leave it dropped.
 //!
 //! The callback runs in atomic context while it holds the lock: it must not sleep, and it takes
 //! other locks with `try_lock` (their usual order is the other way round, as in Binder, whose
 //! shrinker trylocks the mmap lock and its range's lock here). Calling [`ListLru::add`],
 //! [`ListLru::del`] or [`ListLru::walk`] of the same list from it, which would spin on the lock it
-//! holds, fails with `EDEADLK`.
+//! holds, fails with `EDEADLK`; the closure of `isolate_unlocked` or `unlocked`, which runs with
+//! the lock dropped, may call them. The lock of another list is a lock like any other: code that
+//! nests two lists keeps one order between them, and two lists made at the same place in the
+//! code share a lockdep class, so lockdep reports nesting them as recursive locking.
 //!
 //! All objects are on the list of one NUMA node, the first possible one: the list does not spread
 //! them per node, and its shrinker needs no `SHRINKER_NUMA_AWARE`.
@@ -85,7 +88,7 @@
 //! // Reclaim takes the oldest first.
 //! let mut reclaimed = KVec::new();
 //! let n = lru.walk(1, |item| {
-//!     let (buffer, answer) = item.isolate().removed();
+//!     let (buffer, answer) = item.isolate();
 //!     // Not the last reference (`buffers` has one): dropping it here frees nothing.
 //!     reclaimed.push(buffer.id, GFP_ATOMIC).ok();
 //!     answer
@@ -238,6 +241,7 @@ unsafe impl<T: HasListLruLinks + Send + Sync> Sync for ListLru<T> {}
 
 /// The node whose list every object is on: the first possible node, whose lock
 /// `__list_lru_init` initialised (it does so for every possible node).
+#[inline]
 fn nid() -> c_int {
     // SAFETY: `node_states` is a C global that is only read here; the possible nodes are set
     // before any Rust code runs, and never change.
@@ -248,6 +252,7 @@ fn nid() -> c_int {
 }
 
 /// The current task.
+#[inline]
 fn current_task() -> *mut bindings::task_struct {
     // SAFETY: Always safe to call.
     unsafe { bindings::get_current() }
@@ -319,10 +324,13 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         // The reference the list owns while the item is on it: taken before the item can be
         // seen there.
         let raw = Arc::into_raw(item.clone());
+        // SAFETY: `raw` points at a `T`. The links are reached through `raw`, so that the walk,
+        // which goes back from them to the `T`, has a pointer from `Arc::into_raw`.
+        let head = unsafe { Opaque::raw_get(addr_of!((*T::raw_get_links(raw)).head)) };
         // SAFETY: `lru` is initialised (type invariant); `head` is the item's links, whose owner
         // is this list, so the item is on this list or on none (invariant of `ListLruLinks`),
         // which `list_lru_add` tells apart with the list's lock held. `nid()` is a possible node.
-        let added = unsafe { bindings::list_lru_add(lru, links.head.get(), nid(), null_mut()) };
+        let added = unsafe { bindings::list_lru_add(lru, head, nid(), null_mut()) };
         if !added {
             // SAFETY: The reference from `into_raw` above, which the list did not take. The
             // caller holds another, so this is not the last.
@@ -336,7 +344,7 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// the list (a walk's callback may just have taken it off).
     ///
     /// Fails with `EDEADLK` when called from this list's walk with the lock held.
-    pub fn del(&self, item: &T) -> Result<Option<Arc<T>>> {
+    pub fn del(&self, item: &Arc<T>) -> Result<Option<Arc<T>>> {
         if self.in_own_walk() {
             return Err(EDEADLK);
         }
@@ -350,8 +358,8 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         // which with the lock held, on the node `add` used.
         let removed = unsafe { bindings::list_lru_del(lru, links.head.get(), nid(), null_mut()) };
         // SAFETY: It was on the list, which owned a reference from `Arc::into_raw` on it and
-        // gives it up now that it took it off.
-        Ok(removed.then(|| unsafe { Arc::from_raw(item) }))
+        // gives it up now that it took it off; `Arc::as_ptr` is the pointer `into_raw` gave.
+        Ok(removed.then(|| unsafe { Arc::from_raw(Arc::as_ptr(item)) }))
     }
 
     /// The number of objects on the list.
@@ -414,11 +422,11 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     ///         return item.skip();
     ///     };
     ///     drop(busy);
-    ///     let (page, unlocked) = item.isolate().unlock();
-    ///     // The lock is dropped; the page is ours. Here Binder zaps it, which may sleep.
-    ///     page.freed.store(true, Ordering::Relaxed);
-    ///     drop(page);
-    ///     unlocked.relock()
+    ///     let ((), answer) = item.isolate_unlocked(|page| {
+    ///         // The lock is dropped; the page is ours. Here Binder zaps it, which may sleep.
+    ///         page.freed.store(true, Ordering::Relaxed);
+    ///     });
+    ///     answer
     /// })?;
     /// drop(used);
     /// // `a` was busy and stays; `b` was taken.
@@ -463,6 +471,18 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// assert!(seen.iter().all(|r| *r == Err(EDEADLK)) && seen.len() == 3);
     /// // Nothing changed.
     /// assert_eq!(lru.count(), 1);
+    ///
+    /// // With the lock dropped, they work; a walk of the same list does too, and the outer
+    /// // walk's lock is taken again only after it.
+    /// let mut inner = 0;
+    /// lru.walk(1, |item| {
+    ///     let ((), answer) = item.unlocked(|| {
+    ///         inner = lru.walk(1, |item| item.isolate().1).unwrap_or(0);
+    ///         assert_eq!(lru.add(&object), Ok(true));
+    ///     });
+    ///     answer
+    /// })?;
+    /// assert_eq!((inner, lru.count()), (1, 1));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn walk<F>(&self, nr_to_walk: usize, f: F) -> Result<usize>
@@ -508,11 +528,7 @@ impl<T: HasListLruLinks> Drop for ListLru<T> {
     fn drop(&mut self) {
         // Give back the references the list still holds, with its lock dropped (`T::drop` may
         // sleep). `&mut self`: no other walk, `add` or `del` runs.
-        self.walk_inner(c_ulong::MAX, |item| {
-            let (item, unlocked) = item.isolate().unlock();
-            drop(item);
-            unlocked.relock()
-        });
+        self.walk_inner(c_ulong::MAX, |item| item.isolate_unlocked(drop).1);
         // SAFETY: `lru` is initialised (type invariant) and empty, and nothing uses it anymore.
         unsafe { bindings::list_lru_destroy(self.lru.get()) };
     }
@@ -560,7 +576,7 @@ where
         lock,
         _p: PhantomData,
     });
-    // The answer is only made with the lock held (`relock` takes it again first).
+    // The answer is only made with the lock held (`with_lock_dropped` takes it again first).
     walk.lru.walker.store(null_mut(), Ordering::Relaxed);
     answer.status
 }
@@ -628,121 +644,64 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
         LruAnswer::new(bindings::lru_status_LRU_STOP)
     }
 
-    /// Takes the object off the list, with the list's reference on it.
-    pub fn isolate(self) -> LruIsolated<'a, T> {
+    /// Takes the object off the list (`LRU_REMOVED`), the lock held throughout, and gives the
+    /// list's reference on it to the caller.
+    ///
+    /// The lock is still held: dropping the last reference on the object in the callback runs
+    /// `T::drop` in atomic context. Keep it and drop it after the walk, or use
+    /// [`LruItem::isolate_unlocked`].
+    pub fn isolate(self) -> (Arc<T>, LruAnswer<'a>) {
         // SAFETY: By the type invariants `item` is on `list` and its lock is held.
         unsafe { bindings::list_lru_isolate(self.list, self.item) };
-        // SAFETY: The list owned this reference from `Arc::into_raw`, and gives it up with the
-        // item, which is on no list now (`list_lru_isolate` emptied its `head`).
+        // SAFETY: The list owned this reference, from `Arc::into_raw` (`object` comes from the
+        // links that `add` reached through that pointer), and gives it up with the item, which is
+        // on no list now (`list_lru_isolate` emptied its `head`).
         let object = unsafe { Arc::from_raw(self.object) };
-        // INVARIANT: the lock is still held.
-        LruIsolated {
-            object,
-            lru: self.lru,
-            lock: self.lock,
-            _p: PhantomData,
-        }
+        (object, LruAnswer::new(bindings::lru_status_LRU_REMOVED))
     }
 
-    /// Drops the list's lock, leaving the object on the list: the walk starts over afterwards
-    /// (`LRU_RETRY`), as the list may change meanwhile.
-    pub fn unlock(self) -> LruUnlocked<'a, T> {
+    /// Takes the object off the list, drops the list's lock while `f` runs with the list's
+    /// reference on the object, and takes the lock again (`LRU_REMOVED_RETRY`: the walk starts
+    /// over, as the list may have changed meanwhile). `f` may sleep.
+    pub fn isolate_unlocked<R>(self, f: impl FnOnce(Arc<T>) -> R) -> (R, LruAnswer<'a>) {
+        let (lru, lock) = (self.lru, self.lock);
+        let (object, _) = self.isolate();
+        // SAFETY: The lock is held by this task (the type invariants of `self`, which `isolate`
+        // did not change); the object is off the list.
+        let result = unsafe { Self::with_lock_dropped(lru, lock, || f(object)) };
+        (result, LruAnswer::new(bindings::lru_status_LRU_REMOVED_RETRY))
+    }
+
+    /// Drops the list's lock while `f` runs, leaving the object on the list, and takes the lock
+    /// again (`LRU_RETRY`: the walk starts over). `f` may sleep; it does not get the object,
+    /// which another task may take off and free meanwhile.
+    pub fn unlocked<R>(self, f: impl FnOnce() -> R) -> (R, LruAnswer<'a>) {
         // SAFETY: By the type invariants the lock is held by this task.
-        unsafe { LruUnlocked::new(self.lru, self.lock, bindings::lru_status_LRU_RETRY) }
-    }
-}
-
-/// An object that the callback of [`ListLru::walk`] took off the list, with the list's lock still
-/// held. It derefs to the object.
-///
-/// # Invariants
-///
-/// `lock` is the spinlock of `lru`'s list, held by the current task for `'a`.
-pub struct LruIsolated<'a, T: HasListLruLinks> {
-    object: Arc<T>,
-    lru: &'a ListLru<T>,
-    lock: *mut bindings::spinlock_t,
-    _p: HeldFor<'a>,
-}
-
-impl<T: HasListLruLinks> Deref for LruIsolated<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.object
-    }
-}
-
-impl<'a, T: HasListLruLinks> LruIsolated<'a, T> {
-    /// Answers `LRU_REMOVED`, with the lock held throughout, and gives the object to the caller.
-    ///
-    /// The lock is still held: dropping the last reference on the object here runs `T::drop` in
-    /// atomic context.
-    pub fn removed(self) -> (Arc<T>, LruAnswer<'a>) {
-        (
-            self.object,
-            LruAnswer::new(bindings::lru_status_LRU_REMOVED),
-        )
+        let result = unsafe { Self::with_lock_dropped(self.lru, self.lock, f) };
+        (result, LruAnswer::new(bindings::lru_status_LRU_RETRY))
     }
 
-    /// Drops the list's lock, and gives the object to the caller: the walk starts over
-    /// afterwards (`LRU_REMOVED_RETRY`).
-    pub fn unlock(self) -> (Arc<T>, LruUnlocked<'a, T>) {
-        // SAFETY: By the type invariants the lock is held by this task.
-        let unlocked = unsafe {
-            LruUnlocked::new(self.lru, self.lock, bindings::lru_status_LRU_REMOVED_RETRY)
-        };
-        (self.object, unlocked)
-    }
-}
-
-/// The callback of [`ListLru::walk`], with the list's lock dropped. Its only way to an answer is
-/// [`LruUnlocked::relock`].
-///
-/// # Invariants
-///
-/// `lock` is the spinlock of `lru`'s list, which the current task held when the walk called the
-/// callback and dropped since; `status` is `LRU_RETRY` or `LRU_REMOVED_RETRY`.
-#[must_use = "the callback answers only after it takes the lock again: return `relock()`"]
-pub struct LruUnlocked<'a, T: HasListLruLinks> {
-    lru: &'a ListLru<T>,
-    lock: *mut bindings::spinlock_t,
-    status: bindings::lru_status,
-    _p: HeldFor<'a>,
-}
-
-impl<'a, T: HasListLruLinks> LruUnlocked<'a, T> {
-    /// Drops `lock`.
+    /// Runs `f` with `lock` dropped, and takes it again.
     ///
     /// # Safety
     ///
-    /// `lock` is the spinlock of `lru`'s list, held by the current task in a callback of its walk;
-    /// `status` is `LRU_RETRY` if the item is still on the list, `LRU_REMOVED_RETRY` if the
-    /// callback took it off.
-    unsafe fn new(
-        lru: &'a ListLru<T>,
+    /// `lock` is the spinlock of `lru`'s list, held by the current task in a callback of its
+    /// walk, whose item is no longer used.
+    unsafe fn with_lock_dropped<R>(
+        lru: &ListLru<T>,
         lock: *mut bindings::spinlock_t,
-        status: bindings::lru_status,
-    ) -> Self {
+        f: impl FnOnce() -> R,
+    ) -> R {
         // INVARIANT: cleared with the lock held, before it is dropped.
         lru.walker.store(null_mut(), Ordering::Relaxed);
         // SAFETY: The caller guarantees that this task holds `lock`.
         unsafe { bindings::spin_unlock(lock) };
-        Self {
-            lru,
-            lock,
-            status,
-            _p: PhantomData,
-        }
-    }
-
-    /// Takes the list's lock again, and answers that it was dropped.
-    pub fn relock(self) -> LruAnswer<'a> {
-        // SAFETY: By the type invariants `lock` is the list's spinlock, initialised, which this
-        // task dropped: `__list_lru_walk_one` expects it back.
-        unsafe { bindings::spin_lock(self.lock) };
+        let result = f();
+        // SAFETY: `lock` is the list's spinlock, initialised, which this task dropped above:
+        // `__list_lru_walk_one` expects it back when the callback returns.
+        unsafe { bindings::spin_lock(lock) };
         // INVARIANT: written with the lock held, by the task that holds it.
-        self.lru.walker.store(current_task(), Ordering::Relaxed);
-        LruAnswer::new(self.status)
+        lru.walker.store(current_task(), Ordering::Relaxed);
+        result
     }
 }

@@ -656,27 +656,26 @@ fn reclaim<'a>(page: LruItem<'a, HeldPage>, freed: &mut usize) -> LruAnswer<'a> 
         return page.skip();
     }
     // Off the list, with the list's reference, and the list's lock dropped: zapping may sleep.
-    let (page, unlocked) = page.isolate().unlock();
-    let claim = Claim::adopt(&page.file, page.index);
-    // At its own address, in the VMA only if it is the file's mapping.
-    let zapped = guard
-        .vma_lookup(addr)
-        .and_then(|vma| vma.as_driver_vma(&VM_OPS, &page.file))
-        .is_some_and(|vma| vma.zap_page_range_single(addr, PAGE_SIZE).is_ok());
-    // If it is not, the mapping is gone (its VMA was looked up under the mmap lock) and its
-    // `close` gives the page back; it stays off the list meanwhile.
-    let taken = if zapped {
-        page.file.mapping.lock().pages[page.index].take()
-    } else {
-        None
-    };
-    *freed += usize::from(taken.is_some());
-    drop(claim);
-    drop(guard);
-    drop(mm);
-    drop(taken);
-    drop(page);
-    unlocked.relock()
+    let (n, answer) = page.isolate_unlocked(|page| {
+        let claim = Claim::adopt(&page.file, page.index);
+        // At its own address, in the VMA only if it is the file's mapping.
+        let zapped = guard
+            .vma_lookup(addr)
+            .and_then(|vma| vma.as_driver_vma(&VM_OPS, &page.file))
+            .is_some_and(|vma| vma.zap_page_range_single(addr, PAGE_SIZE).is_ok());
+        // If it is not, the mapping is gone (its VMA was looked up under the mmap lock) and its
+        // `close` gives the page back; it stays off the list meanwhile.
+        let taken = if zapped {
+            page.file.mapping.lock().pages[page.index].take()
+        } else {
+            None
+        };
+        drop(claim);
+        drop(guard);
+        usize::from(taken.is_some())
+    });
+    *freed += n;
+    answer
 }
 
 struct RustMmSample {

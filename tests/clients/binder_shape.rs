@@ -30,11 +30,11 @@ use kernel::{
         virt::{VmAreaNew, VmOperations, VmOpsTable},
         Mm, MmWithUser,
     },
-    new_spinlock,
+    new_mutex, new_spinlock,
     page::{Page, PAGE_SIZE},
     prelude::*,
     shrinker::{CountResult, ScanResult, ShrinkControl, Shrinker, ShrinkerRegistration},
-    sync::{Arc, ArcBorrow, SpinLock},
+    sync::{Arc, ArcBorrow, Mutex, SpinLock},
     types::ARef,
 };
 
@@ -52,9 +52,10 @@ const MAX_PAGES: usize = 8;
 pub struct PageInfo {
     #[pin]
     links: ListLruLinks,
-    /// The page, while the driver has it.
+    /// The page, while the driver has it. Held while the page is inserted or zapped, so the two
+    /// never overlap; the shrinker only tries it.
     #[pin]
-    page: SpinLock<Option<Page>>,
+    page: Mutex<Option<Page>>,
     /// Where it is mapped.
     addr: usize,
     /// The address space it is mapped into (`mmgrab` only).
@@ -116,7 +117,7 @@ impl Process {
             let info = Arc::pin_init(
                 pin_init!(PageInfo {
                     links <- ListLruLinks::new(),
-                    page <- new_spinlock!(None),
+                    page <- new_mutex!(None),
                     addr: vma.start() + i * PAGE_SIZE,
                     mm: page_mm,
                     range,
@@ -140,9 +141,11 @@ impl Process {
             let info = inner.pages.get(index).ok_or(EINVAL)?.clone();
             (info, inner.mm.clone(), inner.start + index * PAGE_SIZE)
         };
-        // Off the list: the shrinker leaves it alone from now on.
+        // Off the list: the shrinker leaves it alone from now on, unless it has it already, and
+        // then this waits for its zap.
         drop(self.lru.lru.del(&info)?);
-        if info.page.lock().is_some() {
+        let mut slot = info.page.lock();
+        if slot.is_some() {
             return Ok(());
         }
         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
@@ -156,7 +159,7 @@ impl Process {
             let vma = vma.as_driver_vma(&BINDER_VM_OPS, self).ok_or(ESRCH)?;
             vma.vm_insert_page(addr, &page)?;
         }
-        *info.page.lock() = Some(page);
+        *slot = Some(page);
         Ok(())
     }
 
@@ -181,22 +184,25 @@ fn free_page<'a>(item: LruItem<'a, PageInfo>, freed: &mut usize) -> LruAnswer<'a
     let Some(guard) = mm.mmap_read_trylock() else {
         return item.skip();
     };
-    let Some(page) = item.page.try_lock().and_then(|mut page| page.take()) else {
-        return item.skip();
-    };
-    let (info, unlocked) = item.isolate().unlock();
-    if let Some(vma) = guard.vma_lookup(info.addr) {
+    let (zapped, answer) = item.isolate_unlocked(|info| {
+        // A transaction that uses the page again holds its lock: leave the page to it.
+        let Some(mut slot) = info.page.try_lock() else {
+            return false;
+        };
+        let Some(page) = slot.take() else {
+            return false;
+        };
         let range = info.range as *const PageRange;
-        if let Some(vma) = vma.as_driver_vma_by_field(&BINDER_VM_OPS, range) {
-            if vma.zap_vma_range(info.addr, PAGE_SIZE).is_ok() {
-                *freed += 1;
-            }
-        }
-    }
-    drop(guard);
-    drop(page);
-    drop(info);
-    unlocked.relock()
+        let zapped = guard
+            .vma_lookup(info.addr)
+            .and_then(|vma| vma.as_driver_vma_by_field(&BINDER_VM_OPS, range))
+            .is_some_and(|vma| vma.zap_vma_range(info.addr, PAGE_SIZE).is_ok());
+        drop(slot);
+        drop(page);
+        zapped
+    });
+    *freed += usize::from(zapped);
+    answer
 }
 
 impl Shrinker for BinderLru {

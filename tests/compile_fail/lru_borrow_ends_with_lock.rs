@@ -2,9 +2,9 @@
 
 //! A reference to an object that a list_lru callback sees is a borrow of
 //! the item, which holds the list's lock: it ends when the callback drops
-//! the lock. Reading the object afterwards through a reference taken
-//! before does not compile; a callback that needs the object with the lock
-//! dropped takes it off the list first, and owns it.
+//! the lock. Reading the object with the lock dropped through a reference
+//! taken before does not compile; a callback that needs the object then takes
+//! it off the list first, and owns it.
 //!
 //! expect: E0505
 
@@ -30,18 +30,13 @@ pub fn oldest_id(lru: &ListLru<Object>) -> Result<u32> {
     let mut id = 0;
     lru.walk(1, |item| {
         #[cfg(compile_fail)]
-        {
+        let ((), answer) = {
             let object: &Object = &item;
-            let unlocked = item.unlock();
-            id = object.id;
-            unlocked.relock()
-        }
+            item.unlocked(|| id = object.id)
+        };
         #[cfg(not(compile_fail))]
-        {
-            let (object, unlocked) = item.isolate().unlock();
-            id = object.id;
-            unlocked.relock()
-        }
+        let ((), answer) = item.isolate_unlocked(|object| id = object.id);
+        answer
     })?;
     Ok(id)
 }

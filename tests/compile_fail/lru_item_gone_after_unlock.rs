@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Once a list_lru callback drops the list's lock, the object is not
-//! reachable through its item anymore: another task may take it off and free
-//! it meanwhile. Only a callback that took the object off first (and owns the
-//! list's reference on it) keeps it.
+//! While a list_lru callback has the list's lock dropped, the object is not
+//! reachable through its item: another task may take it off and free it
+//! meanwhile. Only a callback that takes the object off first gets it (with
+//! the list's reference on it) for that time.
 //!
 //! expect: E0382
 
@@ -29,18 +29,10 @@ pub fn first_id(lru: &ListLru<Object>) -> Result<u32> {
     let mut id = 0;
     lru.walk(1, |item| {
         #[cfg(compile_fail)]
-        let unlocked = {
-            let unlocked = item.unlock();
-            id = item.id;
-            unlocked
-        };
+        let ((), answer) = item.unlocked(|| id = item.id);
         #[cfg(not(compile_fail))]
-        let unlocked = {
-            let (object, unlocked) = item.isolate().unlock();
-            id = object.id;
-            unlocked
-        };
-        unlocked.relock()
+        let ((), answer) = item.isolate_unlocked(|object| id = object.id);
+        answer
     })?;
     Ok(id)
 }

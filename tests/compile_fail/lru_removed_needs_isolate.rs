@@ -2,12 +2,13 @@
 
 //! A list_lru callback answers "removed" (`LRU_REMOVED`) only for an object
 //! it took off the list: 6.12's walk then counts the object gone, and one
-//! still on the list would be counted twice and its reference leaked.
+//! still on the list would be counted twice and its reference leaked. The
+//! answer is made only by the item's methods, never by hand.
 //!
-//! expect: E0599
+//! expect: E0624
 
 use kernel::{
-    list_lru::{impl_has_list_lru_links, ListLru, ListLruLinks},
+    list_lru::{impl_has_list_lru_links, ListLru, ListLruLinks, LruAnswer},
     prelude::*,
 };
 
@@ -25,9 +26,12 @@ impl_has_list_lru_links! {
 pub fn reclaim_one(lru: &ListLru<Object>) -> Result<usize> {
     lru.walk(1, |item| {
         #[cfg(compile_fail)]
-        let answer = item.removed();
+        let answer = {
+            drop(item);
+            LruAnswer::new(kernel::bindings::lru_status_LRU_REMOVED)
+        };
         #[cfg(not(compile_fail))]
-        let (_object, answer) = item.isolate().removed();
+        let answer: LruAnswer<'_> = item.isolate().1;
         answer
     })
 }
