@@ -311,7 +311,10 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         // first `add` of an item needs the atomic exchange.
         let owner = links.owner.load(Ordering::Acquire);
         let owner = if owner.is_null() {
-            match links.owner.compare_exchange(owner, lru, Ordering::AcqRel, Ordering::Acquire) {
+            match links
+                .owner
+                .compare_exchange(owner, lru, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => lru,
                 Err(owner) => owner,
             }
@@ -669,7 +672,10 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
         // SAFETY: The lock is held by this task (the type invariants of `self`, which `isolate`
         // did not change); the object is off the list.
         let result = unsafe { Self::with_lock_dropped(lru, lock, || f(object)) };
-        (result, LruAnswer::new(bindings::lru_status_LRU_REMOVED_RETRY))
+        (
+            result,
+            LruAnswer::new(bindings::lru_status_LRU_REMOVED_RETRY),
+        )
     }
 
     /// Drops the list's lock while `f` runs, leaving the object on the list, and takes the lock
