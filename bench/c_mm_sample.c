@@ -13,10 +13,11 @@
  * page at once (through kmap_local_page()), mmget_not_zero(), take the per-VMA
  * lock (or the mmap read lock, or on request the write lock), look the VMA up,
  * check that it is the file's own, claim the page's index, vm_insert_page(),
- * put the page's record (allocated with the page, holding a reference on the
- * file) on the shrinker's list_lru, record it under the spinlock and count
- * it; ZAP does the same under the mmap read lock with zap_page_range_single(),
- * and takes the record off the list and frees it. The mm references are dropped
+ * record the page under the spinlock, with its slot (made by mmap for every
+ * page of the mapping, holding a reference on the file) put on the shrinker's
+ * list_lru, and count it; ZAP does the same under the mmap read lock with
+ * zap_page_range_single(), and takes the slot off the list and frees the page,
+ * under the spinlock. The mm references are dropped
  * with mmput_async() and mmdrop(), in the sample's order. In a mapping made at
  * RUST_MM_SAMPLE_ON_FAULT_PGOFF, the fault handler checks that the VMA is the
  * file's mapping, waits for the claim on the page's index, and maps the page
@@ -50,7 +51,7 @@
 
 #define MAX_PAGES RUST_MM_SAMPLE_MAX_PAGES
 
-/* The records of the pages the driver holds, oldest first. */
+/* The slots of the pages the driver holds, oldest first. */
 static struct list_lru cms_lru;
 
 /* The node of every record, as in the Rust sample's ListLru. */
@@ -58,12 +59,11 @@ static struct list_lru cms_lru;
 
 struct cms_file;
 
-/* A page the driver holds, and its place on cms_lru: the sample's HeldPage. */
-struct cms_page {
+/* The place of page index of file's mapping on cms_lru: the sample's PageSlot. */
+struct cms_slot {
 	struct list_head lru;
 	struct cms_file *file;		/* a reference on the file */
 	unsigned long index;
-	struct page *page;
 };
 
 /* The driver's counters, for STATS. */
@@ -77,7 +77,8 @@ struct cms_file {
 	unsigned long start;		/* where the mapping starts */
 	unsigned long npages;		/* how many pages it has */
 	bool mapped;			/* set by mmap, cleared by close */
-	struct cms_page *pages[MAX_PAGES]; /* the driver's pages */
+	struct page *pages[MAX_PAGES];	/* the driver's pages */
+	struct cms_slot *slots[MAX_PAGES]; /* one per page of the mapping */
 	bool on_fault;			/* the mapping is fault-driven */
 	unsigned long busy;		/* indices an INSERT or ZAP works on */
 	wait_queue_head_t released;	/* woken when a claim goes */
@@ -103,34 +104,18 @@ static void cms_free(struct kref *ref)
 	atomic64_dec(&files);
 }
 
-/* Takes rec off cms_lru and frees it and its page. */
-static void cms_free_page(struct cms_page *rec)
+/* Takes the n slots off cms_lru and frees them, with no lock held. */
+static void cms_free_slots(struct cms_slot **slots, unsigned long n)
 {
-	list_lru_del(&cms_lru, &rec->lru, CMS_NID, NULL);
-	__free_page(rec->page);
-	kref_put(&rec->file->ref, cms_free);
-	kfree(rec);
-}
+	unsigned long i;
 
-/* A record of page at index of f, or NULL (and page freed). */
-static struct cms_page *cms_new_page(struct cms_file *f, unsigned long index,
-				     struct page *page)
-{
-	struct cms_page *rec;
-
-	if (!page)
-		return NULL;
-	rec = kmalloc(sizeof(*rec), GFP_KERNEL_ACCOUNT);
-	if (!rec) {
-		__free_page(page);
-		return NULL;
+	for (i = 0; i < n; i++) {
+		if (!slots[i])
+			continue;
+		list_lru_del(&cms_lru, &slots[i]->lru, CMS_NID, NULL);
+		kref_put(&slots[i]->file->ref, cms_free);
+		kfree(slots[i]);
 	}
-	INIT_LIST_HEAD(&rec->lru);
-	kref_get(&f->ref);
-	rec->file = f;
-	rec->index = index;
-	rec->page = page;
-	return rec;
 }
 
 static void cms_vm_open(struct vm_area_struct *vma)
@@ -152,7 +137,8 @@ static bool cms_is_own(struct cms_file *f, struct vm_area_struct *vma)
 static void cms_vm_close(struct vm_area_struct *vma)
 {
 	struct cms_file *f = vma->vm_private_data;
-	struct cms_page *pages[MAX_PAGES];
+	struct cms_slot *slots[MAX_PAGES];
+	struct page *pages[MAX_PAGES];
 	unsigned long i, n = 0;
 
 	spin_lock(&f->lock);
@@ -167,12 +153,15 @@ static void cms_vm_close(struct vm_area_struct *vma)
 		pages[i] = f->pages[i];
 		f->pages[i] = NULL;
 		n += !!pages[i];
+		slots[i] = f->slots[i];
+		f->slots[i] = NULL;
 	}
 	spin_unlock(&f->lock);
 	give_back(&freed, n);
 	for (i = 0; i < MAX_PAGES; i++)
 		if (pages[i])
-			cms_free_page(pages[i]);
+			__free_page(pages[i]);
+	cms_free_slots(slots, MAX_PAGES);
 	kref_put(&f->ref, cms_free);
 }
 
@@ -309,21 +298,23 @@ static __always_inline struct page *cms_filled_page(struct cms_file *f, u8 fill,
  * mapping cannot have been closed since the lookup).
  */
 static void cms_record(struct cms_file *f, unsigned long index,
-		       struct cms_page *rec)
+		       struct page *page)
 {
-	struct cms_page *old;
+	struct page *old;
 
-	list_lru_add(&cms_lru, &rec->lru, CMS_NID, NULL);
 	spin_lock(&f->lock);
+	/* The slot goes on the list (if it is not there); the list's lock nests. */
+	if (f->slots[index])
+		list_lru_add(&cms_lru, &f->slots[index]->lru, CMS_NID, NULL);
 	old = f->pages[index];
-	f->pages[index] = rec;
+	f->pages[index] = page;
 	spin_unlock(&f->lock);
 	atomic64_inc(&inserted);
 	atomic64_inc(&held);
 	/* vm_insert_page refuses an address that is mapped: MADV_DONTNEED. */
 	if (old) {
 		give_back(&freed, 1);
-		cms_free_page(old);
+		__free_page(old);
 	}
 }
 
@@ -339,7 +330,7 @@ static void cms_unclaim(struct cms_file *f, unsigned long index)
 /* Inserts page at addr of the file's VMA vma and records it. */
 static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
 			   unsigned long index, unsigned long addr,
-			   struct cms_page *rec)
+			   struct page *page)
 {
 	int ret;
 
@@ -348,9 +339,9 @@ static int cms_insert_into(struct cms_file *f, struct vm_area_struct *vma,
 	ret = cms_claim(f, index);
 	if (ret)
 		return ret;
-	ret = vm_insert_page(vma, addr, rec->page);
+	ret = vm_insert_page(vma, addr, page);
 	if (!ret)
-		cms_record(f, index, rec);
+		cms_record(f, index, page);
 	cms_unclaim(f, index);
 	return ret;
 }
@@ -365,7 +356,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 {
 	unsigned long index = args->index;
 	struct vm_area_struct *vma;
-	struct cms_page *page;
+	struct page *page;
 	struct mm_struct *mm;
 	unsigned long addr;
 	int ret;
@@ -375,7 +366,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 	if (ret)
 		return ret;
 
-	page = cms_new_page(f, index, cms_filled_page(f, args->fill, rust_fill));
+	page = cms_filled_page(f, args->fill, rust_fill);
 	if (!page) {
 		ret = -ENOMEM;
 		goto out_mmdrop;
@@ -409,7 +400,7 @@ static __always_inline int cms_insert(struct cms_file *f,
 		page = NULL; /* the file owns it now */
 out_free:
 	if (page)
-		cms_free_page(page);
+		__free_page(page);
 out_mmdrop:
 	mmdrop(mm);
 	return ret;
@@ -422,7 +413,7 @@ out_mmdrop:
 static unsigned long cms_zap_page(struct cms_file *f, struct vm_area_struct *vma,
 				  unsigned long index, unsigned long addr)
 {
-	struct cms_page *page;
+	struct page *page;
 
 	if (addr < vma->vm_start || addr + PAGE_SIZE > vma->vm_end)
 		return 0;
@@ -430,10 +421,12 @@ static unsigned long cms_zap_page(struct cms_file *f, struct vm_area_struct *vma
 	spin_lock(&f->lock);
 	page = f->pages[index];
 	f->pages[index] = NULL;
+	if (page && f->slots[index])
+		list_lru_del(&cms_lru, &f->slots[index]->lru, CMS_NID, NULL);
 	spin_unlock(&f->lock);
 	if (!page)
 		return 0;
-	cms_free_page(page);
+	__free_page(page);
 	return 1;
 }
 
@@ -485,7 +478,7 @@ static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
 {
 	struct cms_file *f = vmf->vma->vm_private_data;
 	unsigned long index;
-	struct cms_page *page;
+	struct page *page;
 	bool new = false;
 	int err;
 
@@ -497,25 +490,29 @@ static vm_fault_t cms_vm_fault(struct vm_fault *vmf)
 	index = (vmf->address - f->start) / PAGE_SIZE;
 	spin_unlock(&f->lock);
 	cms_claim_wait(f, index);
-	/* The page stays where it is, as in the sample. */
+	/* Taken out while it is mapped, as in the sample. */
 	spin_lock(&f->lock);
 	page = f->pages[index];
+	f->pages[index] = NULL;
 	spin_unlock(&f->lock);
 	if (!page) {
-		page = cms_new_page(f, index,
-				    cms_filled_page(f, RUST_MM_SAMPLE_FAULT_FILL(index), false));
+		page = cms_filled_page(f, RUST_MM_SAMPLE_FAULT_FILL(index), false);
 		if (!page) {
 			cms_unclaim(f, index);
 			return VM_FAULT_OOM;
 		}
 		new = true;
 	}
-	err = vm_insert_page(vmf->vma, vmf->address, page->page);
+	err = vm_insert_page(vmf->vma, vmf->address, page);
 	if (!err && new) {
 		cms_record(f, index, page);
 		atomic64_inc(&faulted);
 	} else if (new) {
-		cms_free_page(page);
+		__free_page(page);
+	} else {
+		spin_lock(&f->lock);
+		f->pages[index] = page;
+		spin_unlock(&f->lock);
 	}
 	cms_unclaim(f, index);
 	if (!err || err == -EBUSY)
@@ -563,19 +560,34 @@ static int cms_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	unsigned long size = vma->vm_end - vma->vm_start;
 	struct cms_file *f = file->private_data;
+	struct cms_slot *slots[MAX_PAGES] = {};
 	struct mm_struct *old;
 	bool on_fault = vma->vm_pgoff == RUST_MM_SAMPLE_ON_FAULT_PGOFF;
+	unsigned long i;
 
 	if (size > MAX_PAGES * PAGE_SIZE || (vma->vm_pgoff && !on_fault))
 		return -EINVAL;
 	/* Read-only and not executable, for good: mprotect() fails later too. */
 	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
 		return -EINVAL;
+	for (i = 0; i < size / PAGE_SIZE; i++) {
+		slots[i] = kmalloc(sizeof(*slots[i]), GFP_KERNEL);
+		if (!slots[i]) {
+			cms_free_slots(slots, i);
+			return -ENOMEM;
+		}
+		INIT_LIST_HEAD(&slots[i]->lru);
+		kref_get(&f->ref);
+		slots[i]->file = f;
+		slots[i]->index = i;
+	}
 	spin_lock(&f->lock);
 	if (f->mapped) {
 		spin_unlock(&f->lock);
+		cms_free_slots(slots, i);
 		return -EBUSY;
 	}
+	memcpy(f->slots, slots, sizeof(slots));
 	f->start = vma->vm_start;
 	f->npages = size / PAGE_SIZE;
 	f->mapped = true;

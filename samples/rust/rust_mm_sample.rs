@@ -139,9 +139,11 @@ struct Mapping {
     /// Whether a touch of a page the driver did not insert fills one (`fault`), instead of
     /// `SIGBUS`: the mapping was made at `RUST_MM_SAMPLE_ON_FAULT_PGOFF`.
     on_fault: bool,
-    /// The pages inserted into the mapping. The driver keeps its own reference to each, and
-    /// [`Registry::lru`] has them too, unless the shrinker has just taken one off.
-    pages: [Option<Arc<HeldPage>>; MAX_PAGES],
+    /// The pages inserted into the mapping. The driver keeps its own reference to each.
+    pages: [Option<Page>; MAX_PAGES],
+    /// One [`PageSlot`] per page of the mapping, made by `mmap`: the slot of a page the driver
+    /// holds is on [`Registry::lru`], unless the shrinker has just taken it off.
+    slots: KVec<Arc<PageSlot>>,
     /// The indices with a [`Claim`]: an `INSERT`, `ZAP`, fault or reclaim is working on them.
     busy: [bool; MAX_PAGES],
 }
@@ -156,17 +158,18 @@ impl Mapping {
     }
 
     /// Takes every page out, to be freed by the caller once no lock is held.
-    fn take_pages(&mut self) -> ([Option<Arc<HeldPage>>; MAX_PAGES], usize) {
+    fn take_pages(&mut self) -> ([Option<Page>; MAX_PAGES], usize) {
         let pages = core::mem::replace(&mut self.pages, [const { None }; MAX_PAGES]);
         let n = pages.iter().filter(|p| p.is_some()).count();
         (pages, n)
     }
 
-    /// Whether `page` is the page the driver holds at its index.
-    fn holds(&self, page: &HeldPage) -> bool {
-        self.pages[page.index]
-            .as_ref()
-            .is_some_and(|held| core::ptr::eq(&**held, page))
+    /// Whether `slot` is this mapping's, for a page the driver holds.
+    fn holds(&self, slot: &PageSlot) -> bool {
+        self.slots
+            .get(slot.index)
+            .is_some_and(|own| core::ptr::eq(&**own, slot))
+            && self.pages[slot.index].is_some()
     }
 
     /// The stashed `mm` and the address of page `index`, if `index` is in the mapping.
@@ -240,9 +243,9 @@ impl Drop for Claim<'_> {
 /// An open file of the device. It is also the data of its mapping's VMA.
 ///
 /// Lock order: the mmap lock (or a VMA lock) before `mapping`, never the other way, because core
-/// mm calls [`VmOperations::close`] with the mmap lock held; and before the lock of
-/// [`Registry::lru`]. The shrinker takes `mapping` with the list's lock held, so nothing takes the
-/// list's lock with `mapping` held; it only trylocks the mmap lock there. A [`Claim`] is taken
+/// mm calls [`VmOperations::close`] with the mmap lock held; and `mapping` before the lock of
+/// [`Registry::lru`]. The shrinker, called with the list's lock held, only trylocks `mapping` and
+/// the mmap lock there. A [`Claim`] is taken
 /// with a lock on the VMA held; `source` is taken last (in `fault`, under the VMA's lock and a
 /// claim).
 #[pin_data(PinnedDrop)]
@@ -264,47 +267,21 @@ impl PinnedDrop for SampleFile {
     }
 }
 
-/// A page the driver holds at `index` of `file`'s mapping, and its place on [`Registry::lru`].
+/// The place of page `index` of `file`'s mapping on [`Registry::lru`], as Binder's `PageInfo`:
+/// made for every page of a mapping by `mmap`, on the list while the driver holds the page.
 ///
-/// It holds a reference on the file, as long as the file's mapping holds it (or the shrinker has
-/// just taken it): the close of the mapping gives back every page, and with it those references.
+/// It holds a reference on the file: the close of the mapping takes the slots off the list and
+/// drops them, and with them those references.
 #[pin_data]
-struct HeldPage {
+struct PageSlot {
     #[pin]
     links: ListLruLinks,
     file: Arc<SampleFile>,
     index: usize,
-    page: Page,
 }
 
 impl_has_list_lru_links! {
-    impl HasListLruLinks for HeldPage { self.links }
-}
-
-impl HeldPage {
-    /// A page of `file`'s mapping at `index`, every byte `fill`, charged to the current task's
-    /// memory cgroup.
-    fn new(file: ArcBorrow<'_, SampleFile>, index: usize, fill: u8) -> Result<Arc<Self>> {
-        let page = file.filled_page(fill)?;
-        Arc::pin_init(
-            pin_init!(HeldPage {
-                links <- ListLruLinks::new(),
-                file: file.into(),
-                index,
-                page,
-            }),
-            GFP_KERNEL_ACCOUNT,
-        )
-    }
-}
-
-/// Takes `pages` off the shrinker's list and frees them, with no lock held.
-fn free_pages<'a>(pages: impl IntoIterator<Item = &'a Arc<HeldPage>>) {
-    for page in pages {
-        // Off the list (or the shrinker has it); the last reference frees it.
-        let listed = registry().lru.del(page);
-        drop(listed);
-    }
+    impl HasListLruLinks for PageSlot { self.links }
 }
 
 static VM_OPS: VmOpsTable<SampleFile> = VmOpsTable::new();
@@ -312,17 +289,24 @@ static VM_OPS: VmOpsTable<SampleFile> = VmOpsTable::new();
 impl VmOperations for SampleFile {
     fn close(&self, vma: &VmAreaInfo) {
         // If the mapping is gone, forget it, and give up the driver's references to its pages.
-        let (pages, n) = {
+        let taken = {
             let mut mapping = self.mapping.lock();
             if !mapping.is_own(vma) {
                 // A forked copy, or the target of a refused `mremap`: not the driver's books.
                 return;
             }
             mapping.mapped = false;
-            mapping.take_pages()
+            let slots = core::mem::take(&mut mapping.slots);
+            (mapping.take_pages(), slots)
         };
+        let ((pages, n), slots) = taken;
         give_back(&FREED, n);
-        free_pages(pages.iter().flatten());
+        drop(pages);
+        for slot in &slots {
+            // Off the list (or the shrinker has it).
+            let listed = registry().lru.del(slot);
+            drop(listed);
+        }
     }
 
     fn may_split(&self, _vma: &VmAreaInfo, _addr: usize) -> Result {
@@ -346,21 +330,25 @@ impl VmOperations for SampleFile {
         };
         // Concurrent faults on the page, and an `INSERT` or `ZAP` of it, take turns.
         let claim = Claim::wait(self, index);
-        // The page the driver holds there (userspace dropped it with `MADV_DONTNEED`), which
-        // stays where it is, or a new one.
-        let held = self.mapping.lock().pages[index].clone();
+        // The page the driver holds there (userspace dropped it with `MADV_DONTNEED`), or a
+        // new one.
+        let held = self.mapping.lock().pages[index].take();
         let (page, new) = match held {
             Some(page) => (page, false),
             None => (
-                HeldPage::new(vmf.data(), index, fault_fill(index))
+                self.filled_page(fault_fill(index))
                     .map_err(|_| VmFaultError::Oom)?,
                 true,
             ),
         };
-        let mapped = vmf.insert_page(&page.page);
+        let mapped = vmf.insert_page(&page);
         if mapped.is_ok() && new {
             Self::record(&claim, page);
             FAULTED.fetch_add(1, Ordering::Relaxed);
+        } else if !new {
+            // Mapped again, or not: the driver keeps it either way, and its slot stayed on the
+            // list (the claim kept the shrinker away).
+            self.mapping.lock().pages[index] = Some(page);
         }
         mapped
     }
@@ -369,11 +357,11 @@ impl VmOperations for SampleFile {
 /// What the shrinker walks.
 #[pin_data]
 struct Registry {
-    /// The pages the driver holds, in the order they were inserted. A page is added when it is
-    /// recorded, and taken off when it leaves its mapping's records (`ZAP`, `close`, an `INSERT`
-    /// in its place) or by the shrinker.
+    /// The slots of the pages the driver holds, in the order the pages were inserted. A slot is
+    /// added when its page is recorded, and taken off when the page leaves its mapping's records
+    /// (`ZAP`, `close`) or by the shrinker.
     #[pin]
-    lru: ListLru<HeldPage>,
+    lru: ListLru<PageSlot>,
 }
 
 /// The registry, from [`Arc::into_raw`], for the file operations. It is set before the misc
@@ -411,7 +399,7 @@ impl SampleFile {
         // No check that the driver holds no page at `index`: after `MADV_DONTNEED` it holds one
         // that is no longer mapped. `vm_insert_page` refuses an address that is mapped (`EBUSY`).
         let (mm, addr) = this.mapping.lock().locate(index)?;
-        let page = HeldPage::new(this, index, args.fill as u8)?;
+        let page = this.filled_page(args.fill as u8)?;
 
         // The process may have exited. Drop the `mmget` reference with `mmput_async`: this may
         // be the last one, and the teardown of the address space does not belong here.
@@ -443,11 +431,11 @@ impl SampleFile {
         vma: &VmAreaRef,
         index: usize,
         addr: usize,
-        page: Arc<HeldPage>,
+        page: Page,
     ) -> Result {
         let vma = vma.as_driver_vma(&VM_OPS, &this).ok_or(ENXIO)?;
         let claim = this.claim(index)?;
-        vma.vm_insert_page(addr, &page.page)?;
+        vma.vm_insert_page(addr, &page)?;
         Self::record(&claim, page);
         Ok(())
     }
@@ -455,12 +443,17 @@ impl SampleFile {
     /// Remembers a page that was just inserted at the claimed index, with a lock on its VMA held
     /// (so the mapping cannot have been closed since the lookup), and puts it on the shrinker's
     /// list.
-    fn record(claim: &Claim<'_>, page: Arc<HeldPage>) {
-        // On the list first: the shrinker leaves it alone until it is in the records and the
-        // claim is gone. The list's lock is not taken with `mapping` held.
-        let added = registry().lru.add(&page);
-        debug_assert_eq!(added, Ok(true));
-        let old = claim.file.mapping.lock().pages[claim.index].replace(page);
+    fn record(claim: &Claim<'_>, page: Page) {
+        let old = {
+            let mut mapping = claim.file.mapping.lock();
+            // The slot goes on the list (if it is not there), with `mapping` held: the list's
+            // lock comes after it.
+            if let Some(slot) = mapping.slots.get(claim.index) {
+                let added = registry().lru.add(slot);
+                debug_assert!(added.is_ok());
+            }
+            mapping.pages[claim.index].replace(page)
+        };
         INSERTED.fetch_add(1, Ordering::Relaxed);
         HELD.fetch_add(1, Ordering::Relaxed);
         // `vm_insert_page` refuses an address that is mapped, and the claim kept `ZAP` and the
@@ -468,7 +461,7 @@ impl SampleFile {
         if old.is_some() {
             give_back(&FREED, 1);
         }
-        free_pages(&old);
+        drop(old);
     }
 
     /// Zaps the claimed page, at `addr` of `vma`, and drops the driver's reference to it.
@@ -477,8 +470,16 @@ impl SampleFile {
         if vma.zap_page_range_single(addr, PAGE_SIZE).is_err() {
             return 0;
         }
-        let page = self.mapping.lock().pages[claim.index].take();
-        free_pages(&page);
+        let page = {
+            let mut mapping = self.mapping.lock();
+            let page = mapping.pages[claim.index].take();
+            if let (Some(_), Some(slot)) = (&page, mapping.slots.get(claim.index)) {
+                // Not the last reference on the slot: `slots` has one.
+                let listed = registry().lru.del(slot);
+                drop(listed);
+            }
+            page
+        };
         usize::from(page.is_some())
     }
 
@@ -516,6 +517,7 @@ impl MiscDevice for SampleFile {
                     mapped: false,
                     on_fault: false,
                     pages: [const { None }; MAX_PAGES],
+                    slots: KVec::new(),
                     busy: [false; MAX_PAGES],
                 }),
                 released <- new_condvar!(),
@@ -551,6 +553,15 @@ impl MiscDevice for SampleFile {
         vma.set_dontcopy();
         // A fixed size: `mremap` cannot grow the mapping.
         vma.set_dontexpand();
+        let mut slots = KVec::with_capacity(size / PAGE_SIZE, GFP_KERNEL)?;
+        for index in 0..size / PAGE_SIZE {
+            let slot = pin_init!(PageSlot {
+                links <- ListLruLinks::new(),
+                file: file.into(),
+                index,
+            });
+            slots.push(Arc::pin_init(slot, GFP_KERNEL)?, GFP_KERNEL)?;
+        }
         let old = {
             let mut mapping = file.mapping.lock();
             if mapping.mapped {
@@ -560,12 +571,18 @@ impl MiscDevice for SampleFile {
             mapping.npages = size / PAGE_SIZE;
             mapping.mapped = true;
             mapping.on_fault = on_fault;
+            mapping.slots = slots;
             mapping.mm.replace(ARef::from(&**vma.mm()))
         };
         drop(old);
         if let Err(e) = vma.set_vm_ops(&VM_OPS, file.into()) {
             // No mapping after all.
-            file.mapping.lock().mapped = false;
+            let slots = {
+                let mut mapping = file.mapping.lock();
+                mapping.mapped = false;
+                core::mem::take(&mut mapping.slots)
+            };
+            drop(slots);
             return Err(e);
         }
         Ok(())
@@ -624,49 +641,46 @@ impl Shrinker for Registry {
     }
 }
 
-/// Takes `page` back, as Binder's shrinker does, if nothing else works on it, counting it in
-/// `freed`: called with the list's lock held, so it waits for no lock but the mapping's, which
-/// comes after the list's.
-fn reclaim<'a>(page: LruItem<'a, HeldPage>, freed: &mut usize) -> LruAnswer<'a> {
-    let found = {
-        let mapping = page.file.mapping.lock();
-        // Not the page at its index anymore: whoever took it takes it off the list.
-        mapping
-            .locate(page.index)
-            .ok()
-            .filter(|_| mapping.holds(&page))
-    };
+/// Takes the page of `slot` back, as Binder's shrinker does, if nothing else works on it, counting
+/// it in `freed`: called with the list's lock held, so it waits for no lock, and only tries the
+/// mapping's, which comes before the list's.
+fn reclaim<'a>(slot: LruItem<'a, PageSlot>, freed: &mut usize) -> LruAnswer<'a> {
+    let found = slot.file.mapping.try_lock().and_then(|mapping| {
+        // Not a page the driver holds anymore: whoever took it takes the slot off the list.
+        let found = mapping.locate(slot.index).ok();
+        found.filter(|_| mapping.holds(&slot))
+    });
     let Some((mm, addr)) = found else {
-        return page.skip();
+        return slot.skip();
     };
     // The process may have exited; the last `mmput` must not run in reclaim.
     let Some(mm) = mm.mmget_not_zero().map(MmWithUser::use_mmput_async) else {
-        return page.skip();
+        return slot.skip();
     };
     let Some(guard) = mm.mmap_read_trylock() else {
-        return page.skip();
+        return slot.skip();
     };
     // With a lock on the VMA held, as every claim is taken; an index that an ioctl or a fault
     // works on is left to it.
-    let claimed = {
-        let mut mapping = page.file.mapping.lock();
-        mapping.holds(&page) && Claim::mark(&mut mapping, page.index)
-    };
+    let claimed =
+        slot.file.mapping.try_lock().is_some_and(|mut mapping| {
+            mapping.holds(&slot) && Claim::mark(&mut mapping, slot.index)
+        });
     if !claimed {
-        return page.skip();
+        return slot.skip();
     }
     // Off the list, with the list's reference, and the list's lock dropped: zapping may sleep.
-    let (n, answer) = page.isolate_unlocked(|page| {
-        let claim = Claim::adopt(&page.file, page.index);
+    let (n, answer) = slot.isolate_unlocked(|slot| {
+        let claim = Claim::adopt(&slot.file, slot.index);
         // At its own address, in the VMA only if it is the file's mapping.
         let zapped = guard
             .vma_lookup(addr)
-            .and_then(|vma| vma.as_driver_vma(&VM_OPS, &page.file))
+            .and_then(|vma| vma.as_driver_vma(&VM_OPS, &slot.file))
             .is_some_and(|vma| vma.zap_page_range_single(addr, PAGE_SIZE).is_ok());
         // If it is not, the mapping is gone (its VMA was looked up under the mmap lock) and its
-        // `close` gives the page back; it stays off the list meanwhile.
+        // `close` gives the page back; the slot stays off the list meanwhile.
         let taken = if zapped {
-            page.file.mapping.lock().pages[page.index].take()
+            slot.file.mapping.lock().pages[slot.index].take()
         } else {
             None
         };

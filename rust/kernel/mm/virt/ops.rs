@@ -1360,6 +1360,8 @@ impl VmAreaRef {
     /// }
     ///
     /// /// The driver's object for one process, reference-counted anyway.
+    /// # // Not at offset 0, so that the check has an offset to take off.
+    /// # #[repr(C)]
     /// struct Process {
     ///     pid: u32,
     ///     range: PageRange,
@@ -1376,6 +1378,7 @@ impl VmAreaRef {
     /// # let addr = kunit_test_mmap_driver(PAGE_SIZE, &OPS, &process)?;
     /// // What the shrinker keeps: the range's address.
     /// let range: *const PageRange = &process.range;
+    /// # assert_ne!(core::mem::offset_of!(Process, range), 0);
     /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
     /// let guard = mm.mmap_read_lock();
     /// let vma = guard.vma_lookup(addr).ok_or(ENOENT)?;
