@@ -243,10 +243,10 @@ unsafe impl<T: HasListLruLinks + Send + Sync> Sync for ListLru<T> {}
 /// `__list_lru_init` initialised (it does so for every possible node).
 #[inline]
 fn nid() -> c_int {
+    let state = bindings::node_states_N_POSSIBLE as usize;
     // SAFETY: `node_states` is a C global that is only read here; the possible nodes are set
     // before any Rust code runs, and never change.
-    let possible =
-        unsafe { addr_of!(bindings::node_states[bindings::node_states_N_POSSIBLE as usize]) };
+    let possible = unsafe { addr_of!(bindings::node_states[state]) };
     // SAFETY: `possible` points at a valid `nodemask_t`.
     unsafe { bindings::__first_node(possible) as c_int }
 }

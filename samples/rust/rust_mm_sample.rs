@@ -245,9 +245,8 @@ impl Drop for Claim<'_> {
 /// Lock order: the mmap lock (or a VMA lock) before `mapping`, never the other way, because core
 /// mm calls [`VmOperations::close`] with the mmap lock held; and `mapping` before the lock of
 /// [`Registry::lru`]. The shrinker, called with the list's lock held, only trylocks `mapping` and
-/// the mmap lock there. A [`Claim`] is taken
-/// with a lock on the VMA held; `source` is taken last (in `fault`, under the VMA's lock and a
-/// claim).
+/// the mmap lock there. A [`Claim`] is taken with a lock on the VMA held; `source` is taken last
+/// (in `fault`, under the VMA's lock and a claim).
 #[pin_data(PinnedDrop)]
 struct SampleFile {
     #[pin]
@@ -289,7 +288,7 @@ static VM_OPS: VmOpsTable<SampleFile> = VmOpsTable::new();
 impl VmOperations for SampleFile {
     fn close(&self, vma: &VmAreaInfo) {
         // If the mapping is gone, forget it, and give up the driver's references to its pages.
-        let taken = {
+        let ((pages, n), slots) = {
             let mut mapping = self.mapping.lock();
             if !mapping.is_own(vma) {
                 // A forked copy, or the target of a refused `mremap`: not the driver's books.
@@ -299,7 +298,6 @@ impl VmOperations for SampleFile {
             let slots = core::mem::take(&mut mapping.slots);
             (mapping.take_pages(), slots)
         };
-        let ((pages, n), slots) = taken;
         give_back(&FREED, n);
         drop(pages);
         for slot in &slots {
