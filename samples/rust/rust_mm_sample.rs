@@ -164,6 +164,13 @@ impl Mapping {
         (pages, n)
     }
 
+    /// Forgets the mapping and takes its slots out, to be taken off the list and dropped by the
+    /// caller once this lock is dropped: the list's lock comes after it.
+    fn unmap(&mut self) -> KVec<Arc<PageSlot>> {
+        self.mapped = false;
+        core::mem::take(&mut self.slots)
+    }
+
     /// Whether `slot` is this mapping's, for a page the driver holds.
     fn holds(&self, slot: &PageSlot) -> bool {
         self.slots
@@ -294,8 +301,7 @@ impl VmOperations for SampleFile {
                 // A forked copy, or the target of a refused `mremap`: not the driver's books.
                 return;
             }
-            mapping.mapped = false;
-            let slots = core::mem::take(&mut mapping.slots);
+            let slots = mapping.unmap();
             (mapping.take_pages(), slots)
         };
         give_back(&FREED, n);
@@ -574,12 +580,8 @@ impl MiscDevice for SampleFile {
         };
         drop(old);
         if let Err(e) = vma.set_vm_ops(&VM_OPS, file.into()) {
-            // No mapping after all.
-            let slots = {
-                let mut mapping = file.mapping.lock();
-                mapping.mapped = false;
-                core::mem::take(&mut mapping.slots)
-            };
+            // No mapping after all. Its VMA was never in the tree, so no slot went on the list.
+            let slots = file.mapping.lock().unmap();
             drop(slots);
             return Err(e);
         }
