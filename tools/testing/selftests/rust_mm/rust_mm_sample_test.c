@@ -1041,7 +1041,7 @@ TEST_F(mm, insert_after_munmap)
 /* The shrinker takes inserted pages back on drop_caches. */
 TEST_F_TIMEOUT(mm, drop_caches_reclaims, 120)
 {
-	struct rust_mm_sample_stats before, after;
+	struct rust_mm_sample_stats before, after, again;
 	int i, tries;
 
 	for (i = 0; i < NPAGES; i++)
@@ -1064,9 +1064,15 @@ TEST_F_TIMEOUT(mm, drop_caches_reclaims, 120)
 	for (i = 0; i < NPAGES; i++)
 		EXPECT_TRUE(gives_sigbus(self->map + i * self->psz))
 			TH_LOG("page %d still readable after reclaim", i);
-	/* The indices are free again. */
+	/*
+	 * The indices are free again, and the driver holds no reclaimed page:
+	 * the INSERT frees nothing and holds one page more.
+	 */
 	ASSERT_EQ(0, insert(self->fd, 0, 'r'));
 	EXPECT_EQ(0, page_reads(self->map, 'r'));
+	ASSERT_EQ(0, get_stats(self->fd, &again));
+	EXPECT_EQ(after.freed, again.freed);
+	EXPECT_EQ(after.held + 1, again.held);
 }
 
 /*
