@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+import ktap
+
 NM = os.path.join(os.environ.get("LLVM_BIN", "/usr/lib/llvm-22/bin"), "llvm-nm")
 ADDRESS_TAKEN = {"rust_helper_krealloc", "rust_helper_kvrealloc", "rust_helper_vrealloc"}
 
@@ -37,19 +39,13 @@ def main():
         got = helpers(os.path.join(obj, "vmlinux"))
         want = {"rust_helper_mmget_not_zero", "rust_helper_mmap_read_lock", "rust_helper_vma_lookup"}
         cases.append(("vmlinux_has_the_helpers", sorted(want - got)))
-    print("KTAP version 1")
-    print("1..1")
-    print("    KTAP version 1")
-    print("    # Subtest: inline_helpers")
-    print("    1..%d" % len(cases))
-    bad = 0
+    lines = []
     for i, (name, wrong) in enumerate(cases, 1):
         if wrong:
-            bad += 1
-            print("    # %s: %s: %s" % (name, "left as functions" if on else "missing",
-                                        " ".join(wrong)))
-        print("    %s %d %s" % ("not ok" if wrong else "ok", i, name))
-    print("%s 1 inline_helpers" % ("not ok" if bad else "ok"))
+            lines.append("# %s: %s: %s" % (name, "left as functions" if on else "missing",
+                                           " ".join(wrong)))
+        lines.append("%s %d %s" % ("not ok" if wrong else "ok", i, name))
+    ktap.print_suite("inline_helpers", lines)
 
 
 if __name__ == "__main__":
