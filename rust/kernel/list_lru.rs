@@ -13,11 +13,12 @@
 //!
 //! # Ownership
 //!
-//! The list owns a reference on each object on it: `add` takes one, `del` gives it back, and so
-//! does the walk's [`LruItem::isolate`]. An object is alive while it is on the list, and a
-//! callback that took one off owns it when it drops the lock. An object belongs to the first
-//! list it is added to for as long as that list exists; other lists refuse it, so no list ever
-//! unlinks an object from another. Dropping the list gives back the references it still has.
+//! The list owns a reference on each object on it: `add` takes one, `del` drops it (never the
+//! last: its caller holds another), and the walk's [`LruItem::isolate`] hands it to the callback.
+//! An object is alive while it is on the list, and a callback that took one off owns it when it
+//! drops the lock. An object belongs to the first list it is added to for as long as that list
+//! exists; other lists refuse it, so no list ever unlinks an object from another. Dropping the list
+//! gives back the references it still has.
 //!
 //! # The callback and its lock
 //!
@@ -80,10 +81,10 @@
 //! assert_eq!(lru.add(&buffers[1]), Ok(false));
 //! assert_eq!(lru.count(), 3);
 //!
-//! // The driver needs buffer 1 again: it takes it off, with the list's reference.
-//! let taken = lru.del(&buffers[1])?.ok_or(ENOENT)?;
-//! assert_eq!(taken.id, 1);
-//! assert!(lru.del(&buffers[1])?.is_none());
+//! // The driver needs buffer 1 again: it takes it off, and the list drops its reference.
+//! assert_eq!(lru.del(&buffers[1]), Ok(true));
+//! assert_eq!(lru.del(&buffers[1]), Ok(false));
+//! assert_eq!(lru.count(), 2);
 //!
 //! // Reclaim takes the oldest first.
 //! let mut reclaimed = KVec::new();
@@ -343,11 +344,12 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         Ok(added)
     }
 
-    /// Takes `item` off the list and returns the list's reference on it; [`None`] if it is not on
-    /// the list (a walk's callback may just have taken it off).
+    /// Takes `item` off the list, drops the list's reference on it, and returns `true`; returns
+    /// `false` if it is not on the list (a walk's callback may just have taken it off). The
+    /// list's reference is never the last one: `item` is another, so `T` is not dropped here.
     ///
     /// Fails with `EDEADLK` when called from this list's walk with the lock held.
-    pub fn del(&self, item: &Arc<T>) -> Result<Option<Arc<T>>> {
+    pub fn del(&self, item: &Arc<T>) -> Result<bool> {
         if self.in_own_walk() {
             return Err(EDEADLK);
         }
@@ -355,14 +357,18 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         let links = Self::links(item);
         if links.owner.load(Ordering::Acquire) != lru {
             // It never was on this list (invariant of `ListLruLinks`).
-            return Ok(None);
+            return Ok(false);
         }
         // SAFETY: As in `add`: the item is on this list or on none, and `list_lru_del` tells
         // which with the lock held, on the node `add` used.
         let removed = unsafe { bindings::list_lru_del(lru, links.head.get(), nid(), null_mut()) };
-        // SAFETY: It was on the list, which owned a reference from `Arc::into_raw` on it and
-        // gives it up now that it took it off; `Arc::as_ptr` is the pointer `into_raw` gave.
-        Ok(removed.then(|| unsafe { Arc::from_raw(Arc::as_ptr(item)) }))
+        if removed {
+            // SAFETY: It was on the list, which owned a reference from `Arc::into_raw` on it and
+            // gives it up now that it took it off; `Arc::as_ptr` is the pointer `into_raw` gave.
+            // It is not the last: the caller's `item` is another.
+            drop(unsafe { Arc::from_raw(Arc::as_ptr(item)) });
+        }
+        Ok(removed)
     }
 
     /// The number of objects on the list.
@@ -462,12 +468,12 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// lru.add(&object)?;
     /// // The object is `lru`'s: another list refuses it.
     /// assert_eq!(other.add(&object), Err(EINVAL));
-    /// assert_eq!(other.del(&object).map(|o| o.is_none()), Ok(true));
+    /// assert_eq!(other.del(&object), Ok(false));
     ///
     /// let mut seen = KVec::new();
     /// lru.walk(1, |item| {
     ///     seen.push(lru.add(&object), GFP_ATOMIC).ok();
-    ///     seen.push(lru.del(&object).map(|_| false), GFP_ATOMIC).ok();
+    ///     seen.push(lru.del(&object), GFP_ATOMIC).ok();
     ///     seen.push(lru.walk(1, |item| item.skip()).map(|_| false), GFP_ATOMIC).ok();
     ///     item.skip()
     /// })?;

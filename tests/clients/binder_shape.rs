@@ -143,7 +143,7 @@ impl Process {
         };
         // Off the list: the shrinker leaves it alone from now on, unless it has it already, and
         // then this waits for its zap.
-        drop(self.lru.lru.del(&info)?);
+        self.lru.lru.del(&info)?;
         let mut slot = info.page.lock();
         if slot.is_some() {
             return Ok(());
