@@ -16,9 +16,10 @@
 //! The list owns a reference on each object on it: `add` takes one, `del` drops it (never the
 //! last: its caller holds another), and the walk's [`LruItem::isolate`] hands it to the callback.
 //! An object is alive while it is on the list, and a callback that took one off owns it when it
-//! drops the lock. An object belongs to the first list it is added to for as long as that list
-//! exists; other lists refuse it, so no list ever unlinks an object from another. Dropping the list
-//! gives back the references it still has.
+//! drops the lock. An object belongs to the first list it is added to: other lists refuse it, so
+//! no list ever unlinks an object from another. Dropping the list gives back the references it
+//! still has and leaves every object it had on no list; other lists go on refusing them, except
+//! one made later at the same address, which takes them as its own (their links are empty).
 //!
 //! # The callback and its lock
 //!
@@ -127,8 +128,9 @@ use core::{
 /// # Invariants
 ///
 /// `head` is an empty list (it points at itself) unless the object is on the list of `owner`.
-/// `owner` is null until the object is first added to a [`ListLru`], and the `struct list_lru`
-/// of that list from then on: it never changes again.
+/// `owner` is null until the object is first added to a [`ListLru`], and the address of the
+/// `struct list_lru` of that list from then on: it never changes again, also once that list is
+/// dropped (which first empties `head`).
 #[pin_data]
 pub struct ListLruLinks {
     #[pin]
@@ -245,8 +247,9 @@ unsafe impl<T: HasListLruLinks + Send + Sync> Sync for ListLru<T> {}
 #[inline]
 fn nid() -> c_int {
     let state = bindings::node_states_N_POSSIBLE as usize;
-    // SAFETY: `node_states` is a C global that is only read here; the possible nodes are set
-    // before any Rust code runs, and never change.
+    // SAFETY: `node_states` is a C global; only its `N_POSSIBLE` entry is read, through a raw
+    // pointer: the possible nodes are set before any Rust code runs and never change (hotplug
+    // writes the other entries).
     let possible = unsafe { addr_of!(bindings::node_states[state]) };
     // SAFETY: `possible` points at a valid `nodemask_t`.
     unsafe { bindings::__first_node(possible) as c_int }
@@ -300,8 +303,8 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// Puts `item` at the end of the list, with a reference of its own, and returns `true`;
     /// returns `false`, and takes no reference, if it is on the list already.
     ///
-    /// Fails with `EINVAL` if the item belongs to another list (it was added to one first, which
-    /// still exists), and with `EDEADLK` when called from this list's walk with the lock held.
+    /// Fails with `EINVAL` if the item belongs to another list (it was added to one first), and
+    /// with `EDEADLK` when called from this list's walk with the lock held.
     pub fn add(&self, item: &Arc<T>) -> Result<bool> {
         if self.in_own_walk() {
             return Err(EDEADLK);
@@ -536,7 +539,8 @@ impl<T: HasListLruLinks> ListLru<T> {
 impl<T: HasListLruLinks> Drop for ListLru<T> {
     fn drop(&mut self) {
         // Give back the references the list still holds, with its lock dropped (`T::drop` may
-        // sleep). `&mut self`: no other walk, `add` or `del` runs.
+        // sleep, if the list is dropped where sleeping is allowed). `&mut self`: no other walk,
+        // `add` or `del` runs.
         self.walk_inner(c_ulong::MAX, |item| item.isolate_unlocked(drop).1);
         // SAFETY: `lru` is initialised (type invariant) and empty, and nothing uses it anymore.
         unsafe { bindings::list_lru_destroy(self.lru.get()) };
@@ -671,7 +675,8 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
 
     /// Takes the object off the list, drops the list's lock while `f` runs with the list's
     /// reference on the object, and takes the lock again (`LRU_REMOVED_RETRY`: the walk starts
-    /// over, as the list may have changed meanwhile). `f` may sleep.
+    /// over, as the list may have changed meanwhile). Only this list's lock is dropped: `f` may
+    /// sleep if the walk was called where sleeping is allowed.
     pub fn isolate_unlocked<R>(self, f: impl FnOnce(Arc<T>) -> R) -> (R, LruAnswer<'a>) {
         let (lru, lock) = (self.lru, self.lock);
         let (object, _) = self.isolate();
@@ -685,8 +690,9 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
     }
 
     /// Drops the list's lock while `f` runs, leaving the object on the list, and takes the lock
-    /// again (`LRU_RETRY`: the walk starts over). `f` may sleep; it does not get the object,
-    /// which another task may take off and free meanwhile.
+    /// again (`LRU_RETRY`: the walk starts over). Only this list's lock is dropped: `f` may sleep
+    /// if the walk was called where sleeping is allowed. It does not get the object, which another
+    /// task may take off and free meanwhile.
     pub fn unlocked<R>(self, f: impl FnOnce() -> R) -> (R, LruAnswer<'a>) {
         // SAFETY: By the type invariants the lock is held by this task.
         let result = unsafe { Self::with_lock_dropped(self.lru, self.lock, f) };

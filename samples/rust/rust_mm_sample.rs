@@ -24,7 +24,8 @@
 //!   driver still holds the page until `ZAP`, the shrinker or the close of the mapping frees it,
 //!   or an `INSERT` at its index maps a new page in its place.
 //! - Pages are charged to the memory cgroup of the task that inserts them, or whose fault fills
-//!   them.
+//!   them. The shrinker below is not aware of memory cgroups (neither is its list): global
+//!   reclaim takes them back, the reclaim of a cgroup at its limit does not.
 //! - A mapping made at page offset `RUST_MM_SAMPLE_ON_FAULT_PGOFF` is fault-driven: the first
 //!   touch of a page that is not mapped fills one (`VmOperations::fault`), and a page that
 //!   userspace dropped with `MADV_DONTNEED` comes back as it was.
