@@ -40,12 +40,20 @@
 //!
 //! The callback runs in atomic context while it holds the lock: it must not sleep, and it takes
 //! other locks with `try_lock` (their usual order is the other way round, as in Binder, whose
-//! shrinker trylocks the mmap lock and its range's lock here). Calling [`ListLru::add`],
-//! [`ListLru::del`] or [`ListLru::walk`] of the same list from it, which would spin on the lock it
-//! holds, fails with `EDEADLK`; the closure of `isolate_unlocked` or `unlocked`, which runs with
-//! the lock dropped, may call them. The lock of another list is a lock like any other: code that
-//! nests two lists keeps one order between them, and two lists made at the same place in the
-//! code share a lockdep class, so lockdep reports nesting them as recursive locking.
+//! shrinker trylocks the mmap lock and its range's lock here). It cannot reach any list through
+//! [`ListLru::add`], [`ListLru::del`] or [`ListLru::walk`]: they fail with `EDEADLK` when the
+//! current task holds the lock of a list in a callback. On its own list they would spin on the
+//! lock it holds; on another one they would take a second list's lock under the first, which
+//! deadlocks against a task that nests the two the other way, and which lockdep reports as
+//! recursive locking when both lists were made at the same place in the code. The closure of
+//! `isolate_unlocked` or `unlocked`, which runs with the lock dropped, may call them. Dropping a
+//! list takes no lock, so a callback may drop one (or the last reference on an object that holds
+//! one).
+//!
+//! A walk holds one of [`MAX_WALKS`] places, shared by all lists, from the first call of its
+//! callback to its end, and a walk that finds them all taken fails with `EBUSY`, having walked
+//! nothing. They run out only when that many walks are in their callbacks at once: walks of one
+//! list are in their callbacks one at a time, unless their callbacks drop the lock.
 //!
 //! All objects are on the list of one NUMA node, the first possible one: the list does not spread
 //! them per node, and its shrinker needs no `SHRINKER_NUMA_AWARE`.
@@ -105,7 +113,7 @@
 use crate::{
     bindings,
     error::{
-        code::{EDEADLK, EINVAL},
+        code::{EBUSY, EDEADLK, EINVAL},
         to_result, Error, Result,
     },
     ffi::{c_int, c_ulong, c_void},
@@ -119,7 +127,7 @@ use core::{
     marker::{PhantomData, PhantomPinned},
     ops::Deref,
     ptr::{addr_of, addr_of_mut, null_mut},
-    sync::atomic::{AtomicPtr, Ordering},
+    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
 };
 
 /// The links of an object on a [`ListLru`]: a field of the object, declared with
@@ -226,11 +234,9 @@ pub use new_list_lru;
 /// `lru` was initialised by `__list_lru_init` (not aware of memory cgroups) and is destroyed only
 /// by `drop`. Every `struct list_head` on its lists is the `head` of the [`ListLruLinks`] of a
 /// `T` whose `owner` is `lru`, added by [`ListLru::add`], and the list owns a reference on that
-/// `T` from [`Arc::into_raw`]. `walker` is the task that runs a callback of [`ListLru::walk`]
-/// with the lock held, or null: it is written only with the lock held.
+/// `T` from [`Arc::into_raw`].
 pub struct ListLru<T: HasListLruLinks> {
     lru: Opaque<bindings::list_lru>,
-    walker: AtomicPtr<bindings::task_struct>,
     _p: PhantomData<Arc<T>>,
 }
 
@@ -262,6 +268,190 @@ fn current_task() -> *mut bindings::task_struct {
     unsafe { bindings::get_current() }
 }
 
+/// How many walks, of all lists, can be in their callbacks at once (see the
+/// [module docs](crate::list_lru)).
+///
+/// # Examples
+///
+/// Walks whose callbacks wait with the lock dropped keep their places; once they have them all,
+/// another walk fails with `EBUSY`, and walks work again when they are done.
+///
+/// ```
+/// use kernel::list_lru::{impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks, MAX_WALKS};
+/// use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
+/// use kernel::workqueue;
+///
+/// #[pin_data]
+/// struct Object {
+///     #[pin]
+///     links: ListLruLinks,
+/// }
+/// impl_has_list_lru_links! {
+///     impl HasListLruLinks for Object { self.links }
+/// }
+///
+/// #[derive(Default)]
+/// struct Counts {
+///     waiting: usize,
+///     busy: usize,
+///     done: usize,
+///     go: bool,
+/// }
+/// #[pin_data]
+/// struct State {
+///     #[pin]
+///     counts: Mutex<Counts>,
+///     #[pin]
+///     changed: CondVar,
+/// }
+/// impl State {
+///     fn update(&self, f: impl FnOnce(&mut Counts)) {
+///         f(&mut self.counts.lock());
+///         self.changed.notify_all();
+///     }
+///     fn wait_until(&self, f: impl Fn(&Counts) -> bool) {
+///         let mut counts = self.counts.lock();
+///         while !f(&counts) {
+///             self.changed.wait(&mut counts);
+///         }
+///     }
+/// }
+///
+/// let lru: Arc<ListLru<Object>> = Arc::pin_init(new_list_lru!(), GFP_KERNEL)?;
+/// let object = Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL)?;
+/// lru.add(&object)?;
+/// let state = Arc::pin_init(
+///     pin_init!(State {
+///         counts <- new_mutex!(Counts::default()),
+///         changed <- new_condvar!(),
+///     }),
+///     GFP_KERNEL,
+/// )?;
+/// for _ in 0..MAX_WALKS {
+///     let (lru, state) = (lru.clone(), state.clone());
+///     workqueue::system().try_spawn(GFP_KERNEL, move || {
+///         let walked = lru.walk(1, |item| {
+///             item.unlocked(|| {
+///                 // The lock is dropped; the walk keeps its place while it waits.
+///                 state.update(|c| c.waiting += 1);
+///                 state.wait_until(|c| c.go);
+///             })
+///             .1
+///         });
+///         state.update(|c| {
+///             c.busy += usize::from(walked.is_err());
+///             c.done += 1;
+///         });
+///     })?;
+/// }
+/// state.wait_until(|c| c.waiting + c.busy == MAX_WALKS);
+/// // Every place is taken, by the walks of one list.
+/// assert_eq!(lru.walk(1, |item| item.skip()), Err(EBUSY));
+/// let other = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
+/// let other: &ListLru<Object> = &other;
+/// let stranger = Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL)?;
+/// other.add(&stranger)?;
+/// assert_eq!(other.walk(1, |item| item.skip()), Err(EBUSY));
+/// // Adding and taking off do not need a place.
+/// assert_eq!((other.del(&stranger), other.add(&stranger)), (Ok(true), Ok(true)));
+///
+/// state.update(|c| c.go = true);
+/// state.wait_until(|c| c.done == MAX_WALKS);
+/// assert_eq!(state.counts.lock().busy, 0);
+/// assert_eq!(other.walk(1, |item| item.isolate().1), Ok(1));
+/// assert_eq!((lru.count(), other.count()), (1, 0));
+/// # Ok::<(), Error>(())
+/// ```
+pub const MAX_WALKS: usize = usize::BITS as usize;
+
+/// The places of the walks in their callbacks, which tell whether the current task holds the lock
+/// of a list in a callback.
+///
+/// # Invariants
+///
+/// Bit `i` of `taken` is set while place `i` belongs to a walk: from the first call of its
+/// callback, which took it, to the end of the walk, which gives it back. `holders[i]` is null
+/// unless bit `i` is set; then it is the task of that walk while the task holds the list's lock in
+/// its callback, and null while the lock is dropped for a closure. Only that task writes it, and
+/// only with the lock held, or as it gives the place back.
+struct Walks {
+    taken: AtomicUsize,
+    holders: [AtomicPtr<bindings::task_struct>; MAX_WALKS],
+}
+
+// The initial value of each place, copied into the array (an inline `const` block needs a newer
+// rustc than 6.12's minimum), never used as a value of its own.
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_TASK: AtomicPtr<bindings::task_struct> = AtomicPtr::new(null_mut());
+
+static WALKS: Walks = Walks {
+    taken: AtomicUsize::new(0),
+    holders: [NO_TASK; MAX_WALKS],
+};
+
+impl Walks {
+    /// Whether the current task holds the lock of a list in a callback of its walk.
+    #[inline]
+    fn lock_held(&self) -> bool {
+        // Relaxed is enough: a task reads its own last write to each word, or a later one; bits
+        // it set stay set until it clears them (others only change other bits), and a place holds
+        // the current task only if this task wrote it there and has not cleared it yet.
+        let mut taken = self.taken.load(Ordering::Relaxed);
+        if taken == 0 {
+            return false;
+        }
+        let current = current_task();
+        while taken != 0 {
+            let i = taken.trailing_zeros() as usize;
+            if self.holders[i].load(Ordering::Relaxed) == current {
+                return true;
+            }
+            taken &= taken - 1;
+        }
+        false
+    }
+
+    /// Takes a free place for the current task, which holds the lock of a list in the first call
+    /// of its walk's callback; `None` if all are taken.
+    fn take(&self) -> Option<usize> {
+        let mut taken = self.taken.load(Ordering::Relaxed);
+        loop {
+            let i = (!taken).trailing_zeros() as usize;
+            if i == MAX_WALKS {
+                return None;
+            }
+            match self.taken.compare_exchange_weak(
+                taken,
+                taken | 1 << i,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    // INVARIANT: the place is this walk's, and its task holds the lock.
+                    self.holders[i].store(current_task(), Ordering::Relaxed);
+                    return Some(i);
+                }
+                Err(now) => taken = now,
+            }
+        }
+    }
+
+    /// Records whether the task of the walk at `place` holds the list's lock.
+    #[inline]
+    fn set_held(&self, place: usize, held: bool) {
+        let task = if held { current_task() } else { null_mut() };
+        // INVARIANT: the caller is the walk of `place`, which holds the lock iff `held`.
+        self.holders[place].store(task, Ordering::Relaxed);
+    }
+
+    /// Gives back `place` at the end of its walk.
+    fn give_back(&self, place: usize) {
+        // INVARIANT: the place holds no task once its bit is clear.
+        self.holders[place].store(null_mut(), Ordering::Relaxed);
+        self.taken.fetch_and(!(1 << place), Ordering::Relaxed);
+    }
+}
+
 impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// Makes an empty list whose lock is of the lockdep class `key`. Fails with `ENOMEM` if the
     /// per-node lists cannot be allocated.
@@ -271,7 +461,6 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         let init = move |slot: *mut Self| {
             // SAFETY: `slot` is valid for writes of a `Self`; only its fields are written.
             let lru = unsafe {
-                addr_of_mut!((*slot).walker).write(AtomicPtr::new(null_mut()));
                 addr_of_mut!((*slot)._p).write(PhantomData);
                 Opaque::raw_get(addr_of_mut!((*slot).lru))
             };
@@ -283,15 +472,8 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
         // `__list_lru_init`, which then allocated nothing and registered nothing, so `slot` may be
         // freed without a drop. The list does not move afterwards: `Opaque<T>` is `!Unpin`.
         // INVARIANT: `lru` was initialised by `__list_lru_init`, without memory cgroups; it is
-        // empty; `walker` is null.
+        // empty.
         unsafe { pin_init_from_closure(init) }
-    }
-
-    /// Whether the current task runs a callback of this list's walk, with its lock held.
-    fn in_own_walk(&self) -> bool {
-        // `walker` is the current task only if this task wrote it, holding the lock, and it
-        // clears it before it drops the lock: another task's writes never make it equal.
-        self.walker.load(Ordering::Relaxed) == current_task()
     }
 
     fn links(item: &T) -> &ListLruLinks {
@@ -304,9 +486,9 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// returns `false`, and takes no reference, if it is on the list already.
     ///
     /// Fails with `EINVAL` if the item belongs to another list (it was added to one first), and
-    /// with `EDEADLK` when called from this list's walk with the lock held.
+    /// with `EDEADLK` when called from a walk's callback with the lock held.
     pub fn add(&self, item: &Arc<T>) -> Result<bool> {
-        if self.in_own_walk() {
+        if WALKS.lock_held() {
             return Err(EDEADLK);
         }
         let lru = self.lru.get();
@@ -351,9 +533,9 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// `false` if it is not on the list (a walk's callback may just have taken it off). The
     /// list's reference is never the last one: `item` is another, so `T` is not dropped here.
     ///
-    /// Fails with `EDEADLK` when called from this list's walk with the lock held.
+    /// Fails with `EDEADLK` when called from a walk's callback with the lock held.
     pub fn del(&self, item: &Arc<T>) -> Result<bool> {
-        if self.in_own_walk() {
+        if WALKS.lock_held() {
             return Err(EDEADLK);
         }
         let lru = self.lru.get();
@@ -386,7 +568,8 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// list ends. Returns how many objects `f` took off.
     ///
     /// `f` answers through the [`LruItem`] it gets (see the [module docs](crate::list_lru)).
-    /// Fails with `EDEADLK` when called from this list's walk with the lock held.
+    /// Fails with `EDEADLK` when called from a walk's callback with the lock held, and with
+    /// `EBUSY`, having walked nothing, when [`MAX_WALKS`] walks are in their callbacks.
     ///
     /// # Examples
     ///
@@ -497,26 +680,81 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// assert_eq!((inner, lru.count()), (1, 1));
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn walk<F>(&self, nr_to_walk: usize, f: F) -> Result<usize>
+    ///
+    /// Nor any other list, even one made at the same place, whose lock would nest in its own
+    /// class; but it may drop one, whose references go back without its lock:
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicUsize, Ordering};
+    /// use kernel::list_lru::{impl_has_list_lru_links, new_list_lru, ListLru, ListLruLinks};
+    /// use kernel::sync::Arc;
+    ///
+    /// static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// #[pin_data(PinnedDrop)]
+    /// struct Object {
+    ///     #[pin]
+    ///     links: ListLruLinks,
+    /// }
+    /// impl_has_list_lru_links! {
+    ///     impl HasListLruLinks for Object { self.links }
+    /// }
+    /// #[pinned_drop]
+    /// impl PinnedDrop for Object {
+    ///     fn drop(self: Pin<&mut Self>) {
+    ///         DROPPED.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// fn new_list() -> Result<Pin<KBox<ListLru<Object>>>> {
+    ///     KBox::pin_init(new_list_lru!(), GFP_KERNEL)
+    /// }
+    /// fn new_object() -> Result<Arc<Object>> {
+    ///     Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL)
+    /// }
+    ///
+    /// let (a, b) = (new_list()?, new_list()?);
+    /// let (x, y) = (new_object()?, new_object()?);
+    /// a.add(&x)?;
+    /// b.add(&y)?;
+    /// // `c` holds the only reference on its object.
+    /// let c = new_list()?;
+    /// c.add(&new_object()?)?;
+    /// let mut c = Some(c);
+    ///
+    /// let mut seen = KVec::new();
+    /// a.walk(1, |item| {
+    ///     seen.push(b.add(&x), GFP_ATOMIC).ok();
+    ///     seen.push(b.del(&y), GFP_ATOMIC).ok();
+    ///     seen.push(b.walk(1, |item| item.isolate().1).map(|_| false), GFP_ATOMIC).ok();
+    ///     drop(c.take());
+    ///     item.skip()
+    /// })?;
+    /// assert!(seen.iter().all(|r| *r == Err(EDEADLK)) && seen.len() == 3);
+    /// // `b` did not change, and `c` freed its object.
+    /// assert_eq!((b.count(), DROPPED.load(Ordering::Relaxed)), (1, 1));
+    ///
+    /// // From a closure that runs with the lock dropped, other lists work.
+    /// a.walk(1, |item| {
+    ///     let (n, answer) = item.unlocked(|| b.walk(1, |item| item.isolate().1));
+    ///     assert_eq!(n, Ok(1));
+    ///     answer
+    /// })?;
+    /// assert_eq!((a.count(), b.count()), (1, 0));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn walk<F>(&self, nr_to_walk: usize, mut f: F) -> Result<usize>
     where
         F: for<'a> FnMut(LruItem<'a, T>) -> LruAnswer<'a>,
     {
-        if self.in_own_walk() {
+        if WALKS.lock_held() {
             return Err(EDEADLK);
         }
-        Ok(self.walk_inner(nr_to_walk as c_ulong, f))
-    }
-}
-
-impl<T: HasListLruLinks> ListLru<T> {
-    /// [`ListLru::walk`], once it is known not to be called from its own callback.
-    fn walk_inner<F>(&self, mut nr_to_walk: c_ulong, mut f: F) -> usize
-    where
-        F: for<'a> FnMut(LruItem<'a, T>) -> LruAnswer<'a>,
-    {
+        let mut nr_to_walk = nr_to_walk as c_ulong;
         let mut walk = Walk {
-            lru: self,
             f: &mut f,
+            place: None,
+            busy: false,
         };
         // SAFETY: `lru` is initialised, `nid()` is a possible node. `walk_one::<T, F>` is called
         // with `walk` (alive until this returns) as `cb_arg`, for items of this list, with its
@@ -532,25 +770,60 @@ impl<T: HasListLruLinks> ListLru<T> {
                 &mut nr_to_walk,
             )
         };
-        n as usize
+        if let Some(place) = walk.place {
+            WALKS.give_back(place);
+        }
+        if walk.busy {
+            // The first call found no place, and stopped the walk before the callback.
+            return Err(EBUSY);
+        }
+        Ok(n as usize)
     }
+}
+
+/// The object whose links are at `head`.
+fn object_of<T: HasListLruLinks>(head: *mut bindings::list_head) -> *const T {
+    head.cast::<u8>()
+        .wrapping_sub(T::OFFSET + core::mem::offset_of!(ListLruLinks, head))
+        .cast::<T>()
+        .cast_const()
 }
 
 impl<T: HasListLruLinks> Drop for ListLru<T> {
     fn drop(&mut self) {
-        // Give back the references the list still holds, with its lock dropped (`T::drop` may
-        // sleep, if the list is dropped where sleeping is allowed). `&mut self`: no other walk,
-        // `add` or `del` runs.
-        self.walk_inner(c_ulong::MAX, |item| item.isolate_unlocked(drop).1);
+        // Give back the references the list still holds. `&mut self`: nothing else uses the list,
+        // so it takes no lock, which it could not take in a walk's callback, with the lock of
+        // another list held. `T::drop` may sleep if the list is dropped where sleeping is allowed.
+        let lru = self.lru.get();
+        // SAFETY: `lru` is initialised (type invariant): `node` is its array of per-node lists,
+        // one per possible node, and `nid()` is one; the objects are on its `lru` list, which
+        // `list_lru_add` uses for lists not aware of memory cgroups.
+        let one = unsafe { addr_of_mut!((*(*lru).node.add(nid() as usize)).lru) };
+        loop {
+            // SAFETY: `one` is valid until `list_lru_destroy`, and used by nobody else.
+            let (list, head) = unsafe { (addr_of_mut!((*one).list), (*one).list.next) };
+            if head == list {
+                break;
+            }
+            // SAFETY: `head` is on `one`, which nobody else uses.
+            unsafe { bindings::list_lru_isolate(one, head) };
+            // SAFETY: `head` was the links of a `T` the list owned a reference on, from
+            // `Arc::into_raw` (type invariant); the object is on no list now, and the list gives
+            // the reference up.
+            drop(unsafe { Arc::from_raw(object_of::<T>(head)) });
+        }
         // SAFETY: `lru` is initialised (type invariant) and empty, and nothing uses it anymore.
-        unsafe { bindings::list_lru_destroy(self.lru.get()) };
+        unsafe { bindings::list_lru_destroy(lru) };
     }
 }
 
 /// What [`ListLru::walk`] passes to each call of its callback.
-struct Walk<'w, T: HasListLruLinks, F> {
-    lru: &'w ListLru<T>,
+struct Walk<'w, F> {
     f: &'w mut F,
+    /// The walk's place in [`WALKS`], from the first call of the callback.
+    place: Option<usize>,
+    /// Whether the first call found no place.
+    busy: bool,
 }
 
 /// The `list_lru_walk_cb` of [`ListLru::walk`]: calls the closure with the item, and returns its
@@ -558,8 +831,8 @@ struct Walk<'w, T: HasListLruLinks, F> {
 ///
 /// # Safety
 ///
-/// Called by `__list_lru_walk_one` for `item` on `list` of the [`ListLru<T>`] of the
-/// `Walk<'_, T, F>` at `cb_arg`, with `lock`, the list's spinlock, held by the current task.
+/// Called by `__list_lru_walk_one` for `item` on `list` of a [`ListLru<T>`] whose walk passed the
+/// `Walk<'_, F>` at `cb_arg`, with `lock`, the list's spinlock, held by the current task.
 unsafe extern "C" fn walk_one<T: HasListLruLinks, F>(
     item: *mut bindings::list_head,
     list: *mut bindings::list_lru_one,
@@ -570,28 +843,29 @@ where
     F: for<'a> FnMut(LruItem<'a, T>) -> LruAnswer<'a>,
 {
     // SAFETY: `cb_arg` is the `Walk` of this walk, alive and used by nobody else meanwhile.
-    let walk = unsafe { &mut *cb_arg.cast::<Walk<'_, T, F>>() };
-    // INVARIANT: written with the lock held, by the task that holds it.
-    walk.lru.walker.store(current_task(), Ordering::Relaxed);
-    // The `T` whose links are `item`: every item on the list is one (type invariant).
-    let object = item
-        .cast::<u8>()
-        .wrapping_sub(T::OFFSET + core::mem::offset_of!(ListLruLinks, head))
-        .cast::<T>()
-        .cast_const();
-    // INVARIANT: `item` is on `list`, of a `T` that the list holds a reference on, and `lock` is
-    // held by this task.
-    let answer = (walk.f)(LruItem {
-        lru: walk.lru,
-        object,
+    let walk = unsafe { &mut *cb_arg.cast::<Walk<'_, F>>() };
+    let place = match walk.place {
+        Some(place) => place,
+        None => match WALKS.take() {
+            Some(place) => *walk.place.insert(place),
+            None => {
+                walk.busy = true;
+                return bindings::lru_status_LRU_STOP;
+            }
+        },
+    };
+    // INVARIANT: `item` is on `list`, of a `T` that the list holds a reference on (every item on
+    // the list is one, by the type invariants), and `lock` is held by this task, whose walk has
+    // `place`, which records that.
+    (walk.f)(LruItem {
+        object: object_of::<T>(item),
         item,
         list,
         lock,
+        place,
         _p: PhantomData,
-    });
-    // The answer is only made with the lock held (`with_lock_dropped` takes it again first).
-    walk.lru.walker.store(null_mut(), Ordering::Relaxed);
-    answer.status
+    })
+    .status
 }
 
 /// The marker of what holds the list's lock for `'a`, a call of the walk's callback: `'a` is
@@ -605,13 +879,14 @@ type HeldFor<'a> = PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>;
 /// # Invariants
 ///
 /// `item` is the `head` of the links of `object`, a `T` on `list` of `lru`, which holds a
-/// reference on it; `lock` is the list's spinlock, held by the current task, for `'a`.
+/// reference on it; `lock` is the list's spinlock, held by the current task, for `'a`, in a call
+/// of the callback of the walk whose place in [`WALKS`] is `place`.
 pub struct LruItem<'a, T: HasListLruLinks> {
-    lru: &'a ListLru<T>,
     object: *const T,
     item: *mut bindings::list_head,
     list: *mut bindings::list_lru_one,
     lock: *mut bindings::spinlock_t,
+    place: usize,
     _p: HeldFor<'a>,
 }
 
@@ -678,11 +953,11 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
     /// over, as the list may have changed meanwhile). Only this list's lock is dropped: `f` may
     /// sleep if the walk was called where sleeping is allowed.
     pub fn isolate_unlocked<R>(self, f: impl FnOnce(Arc<T>) -> R) -> (R, LruAnswer<'a>) {
-        let (lru, lock) = (self.lru, self.lock);
+        let (place, lock) = (self.place, self.lock);
         let (object, _) = self.isolate();
         // SAFETY: The lock is held by this task (the type invariants of `self`, which `isolate`
         // did not change); the object is off the list.
-        let result = unsafe { Self::with_lock_dropped(lru, lock, || f(object)) };
+        let result = unsafe { Self::with_lock_dropped(place, lock, || f(object)) };
         (
             result,
             LruAnswer::new(bindings::lru_status_LRU_REMOVED_RETRY),
@@ -695,7 +970,7 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
     /// task may take off and free meanwhile.
     pub fn unlocked<R>(self, f: impl FnOnce() -> R) -> (R, LruAnswer<'a>) {
         // SAFETY: By the type invariants the lock is held by this task.
-        let result = unsafe { Self::with_lock_dropped(self.lru, self.lock, f) };
+        let result = unsafe { Self::with_lock_dropped(self.place, self.lock, f) };
         (result, LruAnswer::new(bindings::lru_status_LRU_RETRY))
     }
 
@@ -703,23 +978,22 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
     ///
     /// # Safety
     ///
-    /// `lock` is the spinlock of `lru`'s list, held by the current task in a callback of its
-    /// walk, whose item is no longer used.
+    /// `lock` is the spinlock of a list, held by the current task in a callback of its walk,
+    /// whose place in [`WALKS`] is `place`, and whose item is no longer used.
     unsafe fn with_lock_dropped<R>(
-        lru: &ListLru<T>,
+        place: usize,
         lock: *mut bindings::spinlock_t,
         f: impl FnOnce() -> R,
     ) -> R {
-        // INVARIANT: cleared with the lock held, before it is dropped.
-        lru.walker.store(null_mut(), Ordering::Relaxed);
+        // The walk's task no longer holds the lock while `f` runs.
+        WALKS.set_held(place, false);
         // SAFETY: The caller guarantees that this task holds `lock`.
         unsafe { bindings::spin_unlock(lock) };
         let result = f();
         // SAFETY: `lock` is the list's spinlock, initialised, which this task dropped above:
         // `__list_lru_walk_one` expects it back when the callback returns.
         unsafe { bindings::spin_lock(lock) };
-        // INVARIANT: written with the lock held, by the task that holds it.
-        lru.walker.store(current_task(), Ordering::Relaxed);
+        WALKS.set_held(place, true);
         result
     }
 }

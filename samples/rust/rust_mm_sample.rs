@@ -629,11 +629,14 @@ impl Shrinker for Registry {
 
     fn scan(&self, sc: &mut ShrinkControl<'_>) -> ScanResult {
         let mut freed = 0;
-        // Not from the walk's own callback: it cannot fail.
-        let walked = self
+        // It fails only with `EBUSY` here (not in a walk's callback), having walked nothing.
+        if self
             .lru
-            .walk(sc.nr_to_scan(), |page| reclaim(page, &mut freed));
-        debug_assert!(walked.is_ok());
+            .walk(sc.nr_to_scan(), |page| reclaim(page, &mut freed))
+            .is_err()
+        {
+            return ScanResult::Stop;
+        }
         give_back(&RECLAIMED, freed);
         if freed == 0 {
             return ScanResult::Stop;
