@@ -53,7 +53,12 @@
 //! A walk holds one of [`MAX_WALKS`] places, shared by all lists, from the first call of its
 //! callback to its end, and a walk that finds them all taken fails with `EBUSY`, having walked
 //! nothing. They run out only when that many walks are in their callbacks at once: walks of one
-//! list are in their callbacks one at a time, unless their callbacks drop the lock.
+//! list are in their callbacks one at a time, unless their callbacks drop the lock. A closure that
+//! runs with the lock dropped keeps its walk's place: one that sleeps long, in that many walks at
+//! once, makes every other walk fail meanwhile, the shrinkers' of other drivers too.
+//!
+//! The lists' locks are taken as `list_lru_add` and `list_lru_walk_one` take them, leaving
+//! interrupts enabled: a list must not be used in interrupt context.
 //!
 //! All objects are on the list of one NUMA node, the first possible one: the list does not spread
 //! them per node, and its shrinker needs no `SHRINKER_NUMA_AWARE`.
@@ -148,10 +153,12 @@ pub struct ListLruLinks {
     _pin: PhantomPinned,
 }
 
-// SAFETY: `head` is only written by `list_lru_*` under the lock of its list, or through `&mut`
-// before the links are shared; `owner` is atomic. Nothing in it belongs to a thread.
+// SAFETY: `head` is only written by `list_lru_*` under the lock of its list, by the drop of that
+// list, which has it to itself, or through `&mut` before the links are shared; `owner` is atomic.
+// Nothing in it belongs to a thread.
 unsafe impl Send for ListLruLinks {}
-// SAFETY: As above: the shared accesses to `head` go through the lock of the owning list.
+// SAFETY: As above: the shared accesses to `head` go through the lock of the owning list, or are
+// made by its drop, when nothing else can reach the list.
 unsafe impl Sync for ListLruLinks {}
 
 impl ListLruLinks {
@@ -317,9 +324,13 @@ fn current_task() -> *mut bindings::task_struct {
 ///     }
 /// }
 ///
+/// let new_object = || Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL);
 /// let lru: Arc<ListLru<Object>> = Arc::pin_init(new_list_lru!(), GFP_KERNEL)?;
-/// let object = Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL)?;
+/// let other = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
+/// let other: &ListLru<Object> = &other;
+/// let (object, stranger) = (new_object()?, new_object()?);
 /// lru.add(&object)?;
+/// other.add(&stranger)?;
 /// let state = Arc::pin_init(
 ///     pin_init!(State {
 ///         counts <- new_mutex!(Counts::default()),
@@ -327,9 +338,12 @@ fn current_task() -> *mut bindings::task_struct {
 ///     }),
 ///     GFP_KERNEL,
 /// )?;
-/// for _ in 0..MAX_WALKS {
+///
+/// // From here on nothing returns or asserts until the walks are let go: they would wait forever.
+/// let (mut spawned, mut n) = (Ok(()), 0);
+/// while n < MAX_WALKS && spawned.is_ok() {
 ///     let (lru, state) = (lru.clone(), state.clone());
-///     workqueue::system().try_spawn(GFP_KERNEL, move || {
+///     spawned = workqueue::system().try_spawn(GFP_KERNEL, move || {
 ///         let walked = lru.walk(1, |item| {
 ///             item.unlocked(|| {
 ///                 // The lock is dropped; the walk keeps its place while it waits.
@@ -342,22 +356,25 @@ fn current_task() -> *mut bindings::task_struct {
 ///             c.busy += usize::from(walked.is_err());
 ///             c.done += 1;
 ///         });
-///     })?;
+///     });
+///     n += usize::from(spawned.is_ok());
 /// }
-/// state.wait_until(|c| c.waiting + c.busy == MAX_WALKS);
-/// // Every place is taken, by the walks of one list.
-/// assert_eq!(lru.walk(1, |item| item.skip()), Err(EBUSY));
-/// let other = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
-/// let other: &ListLru<Object> = &other;
-/// let stranger = Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL)?;
-/// other.add(&stranger)?;
-/// assert_eq!(other.walk(1, |item| item.skip()), Err(EBUSY));
-/// // Adding and taking off do not need a place.
-/// assert_eq!((other.del(&stranger), other.add(&stranger)), (Ok(true), Ok(true)));
-///
+/// state.wait_until(|c| c.waiting + c.busy == n);
+/// // Every place is taken, by the walks of one list: no other walk starts, of any list. Adding
+/// // and taking off need no place.
+/// let full = (
+///     lru.walk(1, |item| item.skip()),
+///     other.walk(1, |item| item.skip()),
+///     other.del(&stranger),
+///     other.add(&stranger),
+/// );
 /// state.update(|c| c.go = true);
-/// state.wait_until(|c| c.done == MAX_WALKS);
+/// state.wait_until(|c| c.done == n);
+///
+/// spawned?;
+/// assert_eq!(full, (Err(EBUSY), Err(EBUSY), Ok(true), Ok(true)));
 /// assert_eq!(state.counts.lock().busy, 0);
+/// // The places are back.
 /// assert_eq!(other.walk(1, |item| item.isolate().1), Ok(1));
 /// assert_eq!((lru.count(), other.count()), (1, 0));
 /// # Ok::<(), Error>(())
@@ -371,9 +388,12 @@ pub const MAX_WALKS: usize = usize::BITS as usize;
 ///
 /// Bit `i` of `taken` is set while place `i` belongs to a walk: from the first call of its
 /// callback, which took it, to the end of the walk, which gives it back. `holders[i]` is null
-/// unless bit `i` is set; then it is the task of that walk while the task holds the list's lock in
-/// its callback, and null while the lock is dropped for a closure. Only that task writes it, and
-/// only with the lock held, or as it gives the place back.
+/// while the bit is clear. While it is set, only the walk's task writes `holders[i]`: its own
+/// address from the first call of the callback on, except while the lock is dropped for a closure
+/// (null), and null as it gives the place back. So it is the walk's task whenever that task
+/// holds the list's lock in a callback (and also between two calls and as the walk ends, when it
+/// runs none of the code that asks). A walk's task dying in its callback (an oops) never gives its
+/// place back.
 struct Walks {
     taken: AtomicUsize,
     holders: [AtomicPtr<bindings::task_struct>; MAX_WALKS],
@@ -393,9 +413,12 @@ impl Walks {
     /// Whether the current task holds the lock of a list in a callback of its walk.
     #[inline]
     fn lock_held(&self) -> bool {
-        // Relaxed is enough: a task reads its own last write to each word, or a later one; bits
-        // it set stay set until it clears them (others only change other bits), and a place holds
-        // the current task only if this task wrote it there and has not cleared it yet.
+        // A task reads its own last write to each word, or a later one. Bits it set stay set
+        // until it clears them (others only change other bits, with read-modify-writes). A place
+        // it took holds its address while it holds a lock in a callback: the last writer before
+        // it, the place's previous owner, wrote null before it gave the place back (`Release`),
+        // which happens before the take (`Acquire`). A place it does not own never holds its
+        // address: every owner's last write is null.
         let mut taken = self.taken.load(Ordering::Relaxed);
         if taken == 0 {
             return false;
@@ -423,7 +446,7 @@ impl Walks {
             match self.taken.compare_exchange_weak(
                 taken,
                 taken | 1 << i,
-                Ordering::Relaxed,
+                Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
@@ -446,9 +469,10 @@ impl Walks {
 
     /// Gives back `place` at the end of its walk.
     fn give_back(&self, place: usize) {
-        // INVARIANT: the place holds no task once its bit is clear.
+        // INVARIANT: the place holds no task once its bit is clear, also for the next owner
+        // (`Release`, see `lock_held`).
         self.holders[place].store(null_mut(), Ordering::Relaxed);
-        self.taken.fetch_and(!(1 << place), Ordering::Relaxed);
+        self.taken.fetch_and(!(1 << place), Ordering::Release);
     }
 }
 
@@ -656,28 +680,25 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// assert_eq!(other.add(&object), Err(EINVAL));
     /// assert_eq!(other.del(&object), Ok(false));
     ///
-    /// let mut seen = KVec::new();
+    /// let mut seen = None;
     /// lru.walk(1, |item| {
-    ///     seen.push(lru.add(&object), GFP_ATOMIC).ok();
-    ///     seen.push(lru.del(&object), GFP_ATOMIC).ok();
-    ///     seen.push(lru.walk(1, |item| item.skip()).map(|_| false), GFP_ATOMIC).ok();
+    ///     seen = Some((lru.add(&object), lru.del(&object), lru.walk(1, |item| item.skip())));
     ///     item.skip()
     /// })?;
-    /// assert!(seen.iter().all(|r| *r == Err(EDEADLK)) && seen.len() == 3);
+    /// assert_eq!(seen, Some((Err(EDEADLK), Err(EDEADLK), Err(EDEADLK))));
     /// // Nothing changed.
     /// assert_eq!(lru.count(), 1);
     ///
     /// // With the lock dropped, they work; a walk of the same list does too, and the outer
     /// // walk's lock is taken again only after it.
-    /// let mut inner = 0;
+    /// let mut inner = None;
     /// lru.walk(1, |item| {
     ///     let ((), answer) = item.unlocked(|| {
-    ///         inner = lru.walk(1, |item| item.isolate().1).unwrap_or(0);
-    ///         assert_eq!(lru.add(&object), Ok(true));
+    ///         inner = Some((lru.walk(1, |item| item.isolate().1), lru.add(&object)));
     ///     });
     ///     answer
     /// })?;
-    /// assert_eq!((inner, lru.count()), (1, 1));
+    /// assert_eq!((inner, lru.count()), (Some((Ok(1), Ok(true))), 1));
     /// # Ok::<(), Error>(())
     /// ```
     ///
@@ -722,25 +743,24 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     /// c.add(&new_object()?)?;
     /// let mut c = Some(c);
     ///
-    /// let mut seen = KVec::new();
+    /// let mut seen = None;
     /// a.walk(1, |item| {
-    ///     seen.push(b.add(&x), GFP_ATOMIC).ok();
-    ///     seen.push(b.del(&y), GFP_ATOMIC).ok();
-    ///     seen.push(b.walk(1, |item| item.isolate().1).map(|_| false), GFP_ATOMIC).ok();
+    ///     seen = Some((b.add(&x), b.del(&y), b.walk(1, |item| item.isolate().1)));
     ///     drop(c.take());
     ///     item.skip()
     /// })?;
-    /// assert!(seen.iter().all(|r| *r == Err(EDEADLK)) && seen.len() == 3);
+    /// assert_eq!(seen, Some((Err(EDEADLK), Err(EDEADLK), Err(EDEADLK))));
     /// // `b` did not change, and `c` freed its object.
     /// assert_eq!((b.count(), DROPPED.load(Ordering::Relaxed)), (1, 1));
     ///
     /// // From a closure that runs with the lock dropped, other lists work.
+    /// let mut inner = None;
     /// a.walk(1, |item| {
     ///     let (n, answer) = item.unlocked(|| b.walk(1, |item| item.isolate().1));
-    ///     assert_eq!(n, Ok(1));
+    ///     inner = Some(n);
     ///     answer
     /// })?;
-    /// assert_eq!((a.count(), b.count()), (1, 0));
+    /// assert_eq!((inner, a.count(), b.count()), (Some(Ok(1)), 1, 0));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn walk<F>(&self, nr_to_walk: usize, mut f: F) -> Result<usize>
@@ -805,7 +825,8 @@ impl<T: HasListLruLinks> Drop for ListLru<T> {
             if head == list {
                 break;
             }
-            // SAFETY: `head` is on `one`, which nobody else uses.
+            // SAFETY: `head` is on `one`, which nobody else uses. It leaves the node's own count
+            // of items as it was: `list_lru_destroy` frees the node next.
             unsafe { bindings::list_lru_isolate(one, head) };
             // SAFETY: `head` was the links of a `T` the list owned a reference on, from
             // `Arc::into_raw` (type invariant); the object is on no list now, and the list gives
@@ -878,8 +899,8 @@ type HeldFor<'a> = PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>;
 ///
 /// # Invariants
 ///
-/// `item` is the `head` of the links of `object`, a `T` on `list` of `lru`, which holds a
-/// reference on it; `lock` is the list's spinlock, held by the current task, for `'a`, in a call
+/// `item` is the `head` of the links of `object`, a `T` on `list` of the list being walked, which
+/// holds a reference on it; `lock` is the list's spinlock, held by the current task, for `'a`, in a call
 /// of the callback of the walk whose place in [`WALKS`] is `place`.
 pub struct LruItem<'a, T: HasListLruLinks> {
     object: *const T,
@@ -911,7 +932,8 @@ impl<T: HasListLruLinks> Deref for LruItem<'_, T> {
 
     fn deref(&self) -> &T {
         // SAFETY: By the type invariants the list holds a reference on the object for as long
-        // as it is on the list, and only the lock's holder, this task, can take it off.
+        // as it is on the list, and only the lock's holder, this task, can take it off (the list's
+        // drop, which takes objects off without the lock, cannot run while it is walked).
         unsafe { &*self.object }
     }
 }
