@@ -52,7 +52,7 @@
 //!
 //! A walk holds one of [`MAX_WALKS`] places, shared by all lists, from the first call of its
 //! callback to its end, and a walk that finds them all taken fails with `EBUSY`, having walked
-//! nothing. They run out only when that many walks are in their callbacks at once: walks of one
+//! nothing (a walk of an empty list calls no callback and returns 0). They run out only when that many walks are in their callbacks at once: walks of one
 //! list are in their callbacks one at a time, unless their callbacks drop the lock. A closure that
 //! runs with the lock dropped keeps its walk's place: one that sleeps long, in that many walks at
 //! once, makes every other walk fail meanwhile, the shrinkers' of other drivers too.
@@ -593,7 +593,8 @@ impl<T: HasListLruLinks + Send + Sync> ListLru<T> {
     ///
     /// `f` answers through the [`LruItem`] it gets (see the [module docs](crate::list_lru)).
     /// Fails with `EDEADLK` when called from a walk's callback with the lock held, and with
-    /// `EBUSY`, having walked nothing, when [`MAX_WALKS`] walks are in their callbacks.
+    /// `EBUSY`, having walked nothing, when the list is not empty and [`MAX_WALKS`] walks are in
+    /// their callbacks.
     ///
     /// # Examples
     ///
