@@ -52,10 +52,11 @@
 //!
 //! A walk holds one of [`MAX_WALKS`] places, shared by all lists, from the first call of its
 //! callback to its end, and a walk that finds them all taken fails with `EBUSY`, having walked
-//! nothing (a walk of an empty list calls no callback and returns 0). They run out only when that many walks are in their callbacks at once: walks of one
-//! list are in their callbacks one at a time, unless their callbacks drop the lock. A closure that
-//! runs with the lock dropped keeps its walk's place: one that sleeps long, in that many walks at
-//! once, makes every other walk fail meanwhile, the shrinkers' of other drivers too.
+//! nothing (a walk of an empty list calls no callback and returns 0). They run out only when that
+//! many walks are in their callbacks at once: walks of one list are in their callbacks one at a
+//! time, unless their callbacks drop the lock. A closure that runs with the lock dropped keeps its
+//! walk's place: one that sleeps long, in that many walks at once, makes every other walk fail
+//! meanwhile, the shrinkers' of other drivers too.
 //!
 //! The lists' locks are taken as `list_lru_add` and `list_lru_walk_one` take them, leaving
 //! interrupts enabled: a list must not be used in interrupt context.
@@ -324,7 +325,9 @@ fn current_task() -> *mut bindings::task_struct {
 ///     }
 /// }
 ///
-/// let new_object = || Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL);
+/// let new_object = || {
+///     Arc::pin_init(pin_init!(Object { links <- ListLruLinks::new() }), GFP_KERNEL)
+/// };
 /// let lru: Arc<ListLru<Object>> = Arc::pin_init(new_list_lru!(), GFP_KERNEL)?;
 /// let other = KBox::pin_init(new_list_lru!(), GFP_KERNEL)?;
 /// let other: &ListLru<Object> = &other;
@@ -842,7 +845,7 @@ impl<T: HasListLruLinks> Drop for ListLru<T> {
 /// What [`ListLru::walk`] passes to each call of its callback.
 struct Walk<'w, F> {
     f: &'w mut F,
-    /// The walk's place in [`WALKS`], from the first call of the callback.
+    /// The walk's place in `WALKS`, from the first call of the callback.
     place: Option<usize>,
     /// Whether the first call found no place.
     busy: bool,
@@ -901,8 +904,8 @@ type HeldFor<'a> = PhantomData<(fn(&'a ()) -> &'a (), NotThreadSafe)>;
 /// # Invariants
 ///
 /// `item` is the `head` of the links of `object`, a `T` on `list` of the list being walked, which
-/// holds a reference on it; `lock` is the list's spinlock, held by the current task, for `'a`, in a call
-/// of the callback of the walk whose place in [`WALKS`] is `place`.
+/// holds a reference on it; `lock` is the list's spinlock, held by the current task, for `'a`, in
+/// a call of the callback of the walk whose place in `WALKS` is `place`.
 pub struct LruItem<'a, T: HasListLruLinks> {
     object: *const T,
     item: *mut bindings::list_head,
@@ -1002,7 +1005,7 @@ impl<'a, T: HasListLruLinks> LruItem<'a, T> {
     /// # Safety
     ///
     /// `lock` is the spinlock of a list, held by the current task in a callback of its walk,
-    /// whose place in [`WALKS`] is `place`, and whose item is no longer used.
+    /// whose place in `WALKS` is `place`, and whose item is no longer used.
     unsafe fn with_lock_dropped<R>(
         place: usize,
         lock: *mut bindings::spinlock_t,
