@@ -308,7 +308,7 @@ impl VmOperations for SampleFile {
         give_back(&FREED, n);
         drop(pages);
         for slot in &slots {
-            // Off the list (or the shrinker has it). Not from the list's walk: it cannot fail.
+            // Off the list (or the shrinker has it). Not from a walk's callback: it cannot fail.
             let listed = registry().lru.del(slot);
             debug_assert!(listed.is_ok());
         }
