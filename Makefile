@@ -3,12 +3,14 @@
 
 H := harness
 
-.PHONY: run test shell check series bisect bench prepare clean help
+.PHONY: run test fuzz shell check series bisect bench prepare clean help
 
 help:
 	@echo "make run     build, boot and run the demo"
 	@echo "make test    build, boot and run every test; last line: N passed, N failed"
 	@echo "            (INLINE_HELPERS=n: without CONFIG_RUST_INLINE_HELPERS)"
+	@echo "make fuzz    the contract fuzzer and trinity on the test kernel (~11 min;"
+	@echo "            FUZZ_SECONDS=600 FUZZ_SEED=1); last line: fuzz: N syscalls, ..."
 	@echo "make shell   boot to an interactive shell with the series' modules"
 	@echo "make check   rustfmtcheck, CLIPPY=1, rustdoc, Sphinx docs and the series' checkpatch"
 	@echo "make series  export the series as git format-patch files; checkpatch them"
@@ -26,6 +28,10 @@ TEST_CONFIG := test$(if $(filter n,$(INLINE_HELPERS)),+noinline)
 
 test:
 	@$(H)/test.sh $(TEST_CONFIG)
+
+## Generated input (issue #24): FUZZ_SECONDS= and FUZZ_SEED= change the run.
+fuzz:
+	@$(H)/fuzz.sh
 
 shell:
 	@$(H)/prepare.sh test

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # boot.sh NAME MODE: boot config NAME in QEMU (TCG) with its initramfs.
 # MODE test: console to $BUILD/NAME-test/console.log, userspace KTAP to
-# results.ktap beside it. MODE run: console to $BUILD/NAME-run/console.log,
-# the demo's narration on the terminal; exits with the demo's status. MODE
-# shell: a quiet console on the terminal.
+# results.ktap beside it. MODE fuzz (harness/fuzz.sh) and bench
+# (harness/bench.sh): the same, with fuzz.log or bench.txt beside it. MODE
+# run: console to $BUILD/NAME-run/console.log, the demo's narration on the
+# terminal; exits with the demo's status. MODE shell: a quiet console on the
+# terminal.
 . "$(dirname "$0")/lib.sh"
 
 name=${1:?usage: boot.sh NAME MODE}
@@ -20,7 +22,7 @@ append="console=ttyS0 panic=-1 rdinit=/init rmm_mode=$mode"
 # The KUnit tests run at boot only where their results are read: make run and
 # make shell leave them to make test.
 case "$mode" in
-run) append+=" kunit.enable=0" ;;
+run | fuzz) append+=" kunit.enable=0" ;;
 shell) append+=" kunit.enable=0 loglevel=4" ;;
 esac
 # KVM is present on these machines but hangs: TCG only.
@@ -40,13 +42,15 @@ stage() {
 	echo "${t:-booting}"
 }
 
-# MODE bench (make bench) is like test, but the second serial port gets the
-# benchmark's table, in bench.txt.
-second=$out/results.ktap
-[ "$mode" != bench ] || second=$out/bench.txt
+# What the second serial port gets.
 case "$mode" in
-test | bench)
-	say "booting $name under TCG (the VM runs about 30 s; timeout ${timeout_s} s)"
+bench) second=$out/bench.txt ;;
+fuzz) second=$out/fuzz.log ;;
+*) second=$out/results.ktap ;;
+esac
+case "$mode" in
+test | bench | fuzz)
+	say "booting $name under TCG (the VM runs about ${BOOT_EXPECT:-30 s}; timeout ${timeout_s} s)"
 	start=$(date +%s)
 	rc=0
 	progress "VM running" stage \

@@ -7,7 +7,7 @@
 
 DEBS=(linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
       clang-$LLVM_VERSION lld-$LLVM_VERSION llvm-$LLVM_VERSION libclang-$LLVM_VERSION-dev qemu-system-x86 busybox-static flex bison bc
-      libelf-dev libssl-dev cpio python3 gcc libc6-dev make rsync ccache)
+      libelf-dev libssl-dev cpio python3 gcc libc6-dev make rsync ccache trinity)
 [ "${1:-}" != docs ] || DEBS+=(python3-sphinx python3-sphinx-rtd-theme)
 
 missing=()

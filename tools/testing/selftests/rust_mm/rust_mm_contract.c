@@ -1271,7 +1271,9 @@ TEST_F_TIMEOUT(contract, sequences, 600)
 
 /*
  * Threads of one process INSERT, ZAP, touch and MADV_DONTNEED the pages of
- * one mapping at once. Whatever the interleaving, each INSERT and ZAP that
+ * one mapping at once, while another flips VM_DONTCOPY on all of it
+ * (MADV_DONTFORK, MADV_DOFORK): each flip write-locks the VMA, so an INSERT
+ * that meets it finds no per-VMA lock and takes the mmap read lock instead. Whatever the interleaving, each INSERT and ZAP that
  * succeeded counts once (and each page a fault filled), no other error than
  * EBUSY (and ENOENT for ZAP) occurs, a page reads its index's fill (or the
  * fault's), the counters add up, and the munmap frees what is left.
@@ -1289,6 +1291,28 @@ struct worker {
 	uint64_t inserted, zapped, dontneeds;
 	char fail[160];
 };
+
+/* Flips VM_DONTCOPY of @arg's mapping until the workers are done. */
+struct flipper {
+	pthread_t thread;
+	char *map;
+	bool stop;
+	unsigned long flips;
+	int err;
+};
+
+static void *flip_thread(void *arg)
+{
+	struct flipper *fl = arg;
+
+	while (!__atomic_load_n(&fl->stop, __ATOMIC_RELAXED) && !fl->err) {
+		if (madvise(fl->map, T_PAGES * psz, fl->flips % 2 ? MADV_DOFORK : MADV_DONTFORK))
+			fl->err = errno;
+		else
+			fl->flips++;
+	}
+	return NULL;
+}
 
 /* The fill of page @i: the same for every thread, never a fault's. */
 static unsigned char t_fill(unsigned int i)
@@ -1345,6 +1369,7 @@ TEST_F_TIMEOUT(contract, threads, 120)
 	struct rust_mm_sample_stats before, mid, after;
 	uint64_t inserted, zapped, dontneeds;
 	struct worker w[T_THREADS];
+	struct flipper fl;
 	int64_t held;
 	int mode, t, fd;
 	char *map;
@@ -1364,6 +1389,8 @@ TEST_F_TIMEOUT(contract, threads, 120)
 			};
 			ASSERT_EQ(0, pthread_create(&w[t].thread, NULL, worker_thread, &w[t]));
 		}
+		fl = (struct flipper){ .map = map };
+		ASSERT_EQ(0, pthread_create(&fl.thread, NULL, flip_thread, &fl));
 		for (t = 0; t < T_THREADS; t++) {
 			pthread_join(w[t].thread, NULL);
 			EXPECT_EQ(0, w[t].fail[0])
@@ -1372,8 +1399,13 @@ TEST_F_TIMEOUT(contract, threads, 120)
 			zapped += w[t].zapped;
 			dontneeds += w[t].dontneeds;
 		}
+		__atomic_store_n(&fl.stop, true, __ATOMIC_RELAXED);
+		pthread_join(fl.thread, NULL);
+		EXPECT_EQ(0, fl.err) TH_LOG("%s: madvise flipping VM_DONTCOPY: %s", modes[mode],
+					   strerror(fl.err));
 		ASSERT_EQ(0, get_stats(self->z.statfd, &mid));
 		log_stats(modes[mode], &mid);
+		fprintf(stderr, "# %s: %lu flips of VM_DONTCOPY meanwhile\n", modes[mode], fl.flips);
 		EXPECT_EQ(inserted + (mid.faulted - before.faulted), mid.inserted - before.inserted);
 		if (!mode)
 			EXPECT_EQ(before.faulted, mid.faulted);
