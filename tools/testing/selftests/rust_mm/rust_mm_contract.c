@@ -78,6 +78,8 @@
 #include "rust_mm_util.h"
 
 #define DEV_PATH		"/dev/rust-mm-sample"
+/* As the VM of the harness has it (make shell). */
+#define PROG			"/tests/rust_mm_contract"
 #define NFILES			3
 #define MAX_PAGES		RUST_MM_SAMPLE_MAX_PAGES
 #define ON_FAULT_PGOFF		RUST_MM_SAMPLE_ON_FAULT_PGOFF
@@ -135,18 +137,19 @@ static const char *errname(int err)
 
 /* Touching pages, catching SIGBUS and SIGSEGV, in any thread. */
 static __thread sigjmp_buf probe_env;
-static __thread volatile sig_atomic_t probe_armed;
+/* Read by the handler: accessed with __atomic, not volatile. */
+static __thread sig_atomic_t probe_armed;
 static __thread int probe_signo, probe_code;
 static __thread void *probe_addr;
 
 static void probe_handler(int sig, siginfo_t *si, void *uctx)
 {
-	if (!probe_armed) {
+	if (!__atomic_load_n(&probe_armed, __ATOMIC_SEQ_CST)) {
 		/* Not a probe: the access faults again and kills us. */
 		signal(sig, SIG_DFL);
 		return;
 	}
-	probe_armed = 0;
+	__atomic_store_n(&probe_armed, 0, __ATOMIC_SEQ_CST);
 	probe_signo = sig;
 	probe_code = si->si_code;
 	probe_addr = si->si_addr;
@@ -188,7 +191,7 @@ static struct probe probe_page(const char *page, unsigned int off, bool whole)
 	int j;
 
 	probe_r = (struct probe){ .byte = -1, .bad = -1, .bad_byte = -1 };
-	probe_armed = 1;
+	__atomic_store_n(&probe_armed, 1, __ATOMIC_SEQ_CST);
 	if (sigsetjmp(probe_env, 0) == 0) {
 		probe_r.byte = __atomic_load_n((const unsigned char *)page + off, __ATOMIC_RELAXED);
 		for (i = 0; whole && i < psz / 8; i++) {
@@ -203,7 +206,7 @@ static struct probe probe_page(const char *page, unsigned int off, bool whole)
 			probe_r.bad_byte = b[j];
 			break;
 		}
-		probe_armed = 0;
+		__atomic_store_n(&probe_armed, 0, __ATOMIC_SEQ_CST);
 	} else {
 		probe_r.signo = probe_signo;
 		probe_r.code = probe_code;
@@ -239,7 +242,8 @@ static const char *probe_str(const struct probe *r, const char *at, char *buf, s
 {
 	if (r->signo)
 		snprintf(buf, size, "%s (si_code %d) at %+td from the byte",
-			 r->signo == SIGBUS ? "SIGBUS" : r->signo == SIGSEGV ? "SIGSEGV" : "a signal",
+			 r->signo == SIGBUS ? "SIGBUS" :
+			 r->signo == SIGSEGV ? "SIGSEGV" : "a signal",
 			 r->code, (const char *)r->addr - at);
 	else if (r->bad >= 0)
 		snprintf(buf, size, "byte %#x, but byte %ld of the page is %#x", r->byte,
@@ -268,12 +272,15 @@ static const char * const split_names[NR_SPLITS] = {
 	"munmap", "MAP_FIXED anonymous mmap over", "mprotect(PROT_NONE) of",
 	"madvise(MADV_DONTDUMP) of", "madvise flipping the fork flag of",
 };
+
 static const char * const mremap_names[NR_MREMAPS] = {
 	"mremap move", "mremap shrink", "mremap grow", "mremap grow in place",
 };
+
 static const int mprotect_prots[] = {
 	PROT_READ | PROT_WRITE, PROT_WRITE, PROT_READ | PROT_EXEC, PROT_EXEC,
 };
+
 static const char * const mprotect_names[] = {
 	"PROT_READ | PROT_WRITE", "PROT_WRITE", "PROT_READ | PROT_EXEC", "PROT_EXEC",
 };
@@ -386,7 +393,8 @@ static void check_stats(struct fuzz *z)
 	for (k = 0; k < NR_STATS; k++) {
 		if (want[k] == got[k])
 			continue;
-		violation(z, stat_labels[k], "expected %llu (%+lld since the start), got %llu (%+lld)%s",
+		violation(z, stat_labels[k],
+			  "expected %llu (%+lld since the start), got %llu (%+lld)%s",
 			  (unsigned long long)want[k], (long long)(want[k] - base[k]),
 			  (unsigned long long)got[k], (long long)(got[k] - base[k]),
 			  k == 3 ? " (does the shrinker run under memory pressure?)" : "");
@@ -461,12 +469,14 @@ static void op_close(struct fuzz *z, struct file_model *m, const struct op *op)
  */
 static int mmap_want(const struct fuzz *z, const struct file_model *m, const struct op *op)
 {
-	if ((op->how & MM_EXEC) && z->noexec)
-		return EPERM;
+	int want = m->mapped ? EBUSY : 0;
+
 	if ((op->idx && op->idx != ON_FAULT_PGOFF) || op->n > MAX_PAGES ||
 	    (op->how & (MM_WRITE | MM_EXEC)))
-		return EINVAL;
-	return m->mapped ? EBUSY : 0;
+		want = EINVAL;
+	if ((op->how & MM_EXEC) && z->noexec)
+		want = EPERM;
+	return want;
 }
 
 static void op_mmap(struct fuzz *z, struct file_model *m, const struct op *op)
@@ -942,8 +952,8 @@ static void describe_op(const struct op *op, char *buf, size_t size)
 			 mprotect_names[op->how]);
 		break;
 	case OP_DOFORK:
-		snprintf(buf, size, "%s file %d: all of it", op->how ? "MADV_DONTFORK" : "MADV_DOFORK",
-			 f);
+		snprintf(buf, size, "%s file %d: all of it",
+			 op->how ? "MADV_DONTFORK" : "MADV_DOFORK", f);
 		break;
 	case OP_FORK:
 		snprintf(buf, size, "fork: the child checks its copies, the parent ZAPs and %s",
@@ -1111,7 +1121,11 @@ static int run_ops(struct fuzz *z, struct op *ops, int n, uint64_t *rng)
 
 	reset(z);
 	z->failed = false;
-	z->inserted = z->zapped = z->reclaimed = z->freed = z->faulted = 0;
+	z->inserted = 0;
+	z->zapped = 0;
+	z->reclaimed = 0;
+	z->freed = 0;
+	z->faulted = 0;
 	s = get_stats(z->statfd, &z->base);
 	if (s)
 		violation(z, "STATS", "reading the counters at the start: %s", strerror(s));
@@ -1236,10 +1250,12 @@ static void report(struct fuzz *z, struct op *ops, int n, int at, uint64_t seed,
 		(unsigned long long)seed, seq, at < n ? "step" : "after step", at < n ? at + 1 : n,
 		n, step_str(ops, n, at, buf, sizeof(buf)));
 	fprintf(stderr, "#   %s: %s\n", label, z->what);
-	fprintf(stderr, "# replay: RUST_MM_FUZZ_SEED=%#llx RUST_MM_FUZZ_FIRST=%d RUST_MM_FUZZ_SEQUENCES=%d ./rust_mm_contract\n",
-		(unsigned long long)seed, first, seq - first + 1);
-	fprintf(stderr, "# this sequence alone: RUST_MM_FUZZ_SEED=%#llx RUST_MM_FUZZ_FIRST=%d RUST_MM_FUZZ_SEQUENCES=1 ./rust_mm_contract\n",
-		(unsigned long long)seed, seq);
+	fprintf(stderr,
+		"# replay: RUST_MM_FUZZ_SEED=%#llx RUST_MM_FUZZ_FIRST=%d RUST_MM_FUZZ_SEQUENCES=%d %s\n",
+		(unsigned long long)seed, first, seq - first + 1, PROG);
+	fprintf(stderr,
+		"# this sequence alone: RUST_MM_FUZZ_SEED=%#llx RUST_MM_FUZZ_FIRST=%d RUST_MM_FUZZ_SEQUENCES=1 %s\n",
+		(unsigned long long)seed, seq, PROG);
 	if (!shrink_it) {
 		fprintf(stderr, "# not shrunk: only the first %d failing sequences are\n",
 			SHRINK_SEQUENCES);
@@ -1251,7 +1267,8 @@ static void report(struct fuzz *z, struct op *ops, int n, int at, uint64_t seed,
 		fprintf(stderr, "# (the replay failed another check first: %s: %s)\n", z->label,
 			z->what);
 	if (at < 0) {
-		fprintf(stderr, "# replayed from a clean state, these %d operations do not fail %s again (not deterministic?):\n",
+		fprintf(stderr,
+			"# replayed from a clean state, these %d operations do not fail %s again (not deterministic?):\n",
 			len, label);
 		print_ops(ops, len);
 		return;
@@ -1521,7 +1538,10 @@ TEST_F_TIMEOUT(contract, threads, 120)
 		map = mmap(NULL, T_PAGES * psz, PROT_READ, MAP_SHARED, fd,
 			   mode ? (off_t)ON_FAULT_PGOFF * psz : 0);
 		ASSERT_NE(MAP_FAILED, map) TH_LOG("%s mmap: %s", modes[mode], strerror(errno));
-		inserted = zapped = dontneeds = audited = 0;
+		inserted = 0;
+		zapped = 0;
+		dontneeds = 0;
+		audited = 0;
 		fail[0] = '\0';
 		failed_round = -1;
 		ASSERT_EQ(0, pthread_barrier_init(&round, NULL, T_THREADS + 1));
@@ -1541,7 +1561,8 @@ TEST_F_TIMEOUT(contract, threads, 120)
 			/* Every page is back where it was before the first INSERT. */
 			if (!fail[0] && !get_stats(self->z.statfd, &audit_st) &&
 			    audit_st.held != before.held + (mode ? T_PAGES : 0))
-				snprintf(fail, sizeof(fail), "held %llu after the audit, expected %llu",
+				snprintf(fail, sizeof(fail),
+					 "held %llu after the audit, expected %llu",
 					 (unsigned long long)audit_st.held,
 					 (unsigned long long)before.held + (mode ? T_PAGES : 0));
 			if (fail[0] && failed_round < 0)
@@ -1559,15 +1580,17 @@ TEST_F_TIMEOUT(contract, threads, 120)
 		__atomic_store_n(&fl.stop, true, __ATOMIC_RELAXED);
 		pthread_join(fl.thread, NULL);
 		pthread_barrier_destroy(&round);
-		EXPECT_EQ(0, fl.err) TH_LOG("%s: madvise flipping VM_DONTCOPY: %s", modes[mode],
-					   strerror(fl.err));
+		EXPECT_EQ(0, fl.err)
+			TH_LOG("%s: madvise flipping VM_DONTCOPY: %s", modes[mode],
+			       strerror(fl.err));
 		EXPECT_EQ(0, fail[0]) TH_LOG("%s, the audit after round %d: %s", modes[mode],
 					     failed_round + 1, fail);
 		ASSERT_EQ(0, get_stats(self->z.statfd, &mid));
 		log_stats(modes[mode], &mid);
 		fprintf(stderr, "# %s: %lu flips of VM_DONTCOPY meanwhile, %llu pages audited\n",
 			modes[mode], fl.flips, (unsigned long long)audited);
-		EXPECT_EQ(inserted + (mid.faulted - before.faulted), mid.inserted - before.inserted);
+		EXPECT_EQ(inserted + (mid.faulted - before.faulted),
+			  mid.inserted - before.inserted);
 		if (!mode)
 			EXPECT_EQ(before.faulted, mid.faulted);
 		EXPECT_EQ(zapped + audited, mid.zapped - before.zapped);
