@@ -50,7 +50,7 @@ fuzz) second=$out/fuzz.log ;;
 esac
 case "$mode" in
 test | bench | fuzz)
-	say "booting $name under TCG (the VM runs about ${BOOT_EXPECT:-30 s}; timeout ${timeout_s} s)"
+	say "booting $name under TCG (the VM runs about ${BOOT_EXPECT:-a minute}; timeout ${timeout_s} s)"
 	start=$(date +%s)
 	rc=0
 	progress "VM running" stage \

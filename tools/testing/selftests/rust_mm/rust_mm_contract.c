@@ -1369,11 +1369,15 @@ TEST_F_TIMEOUT(contract, sequences, 600)
  * ZAP) occurs, and a page reads its index's fill (or the fault's). After
  * each of T_ROUNDS rounds, with the workers waiting, audit() checks that the
  * books match the page tables, and takes every page back: then the driver
- * must count none held (in the fault-driven mode, the T_PAGES that the
- * audit's touches filled). The munmap frees what is left.
+ * must count none held (in the fault-driven mode, the pages that the
+ * audit's touches filled). The munmap frees what is left. In the INSERT-
+ * driven mode, in the fault-driven mode, and in the fault-driven mode again
+ * on one page, where every thread meets every other.
  */
 #define T_THREADS	3
-#define T_PAGES		4
+/* The pages of the mapping in each mode: the last puts every thread on one. */
+static const unsigned int t_mode_pages[] = { 4, 4, 1 };
+static unsigned int t_pages;
 #define T_ROUNDS	30
 #define T_ROUND_OPS	100
 
@@ -1402,7 +1406,7 @@ static void *flip_thread(void *arg)
 	struct flipper *fl = arg;
 
 	while (!__atomic_load_n(&fl->stop, __ATOMIC_RELAXED) && !fl->err) {
-		if (madvise(fl->map, T_PAGES * psz, fl->flips % 2 ? MADV_DOFORK : MADV_DONTFORK))
+		if (madvise(fl->map, t_pages * psz, fl->flips % 2 ? MADV_DOFORK : MADV_DONTFORK))
 			fl->err = errno;
 		else
 			fl->flips++;
@@ -1419,7 +1423,7 @@ static unsigned char t_fill(unsigned int i)
 /* One random operation of a worker on one page of the mapping. */
 static void worker_op(struct worker *w)
 {
-	unsigned int r = below(&w->rng, 100), idx = below(&w->rng, T_PAGES);
+	unsigned int r = below(&w->rng, 100), idx = below(&w->rng, t_pages);
 	char *page = w->map + idx * psz;
 	struct probe p;
 	int err;
@@ -1483,7 +1487,7 @@ static unsigned int audit(int fd, char *map, bool on_fault, char *fail, size_t s
 {
 	unsigned int i, zapped = 0;
 
-	for (i = 0; i < T_PAGES && !fail[0]; i++) {
+	for (i = 0; i < t_pages && !fail[0]; i++) {
 		char *page = map + i * psz;
 		struct probe p = probe_page(page, 0, false), q;
 		int err;
@@ -1520,7 +1524,9 @@ static unsigned int audit(int fd, char *map, bool on_fault, char *fail, size_t s
 
 TEST_F_TIMEOUT(contract, threads, 120)
 {
-	static const char * const modes[] = { "INSERT-driven", "fault-driven" };
+	static const char * const modes[] = {
+		"INSERT-driven", "fault-driven", "fault-driven, one page",
+	};
 	struct rust_mm_sample_stats before, mid, audit_st, after;
 	uint64_t inserted, zapped, dontneeds, audited;
 	struct worker w[T_THREADS];
@@ -1531,11 +1537,12 @@ TEST_F_TIMEOUT(contract, threads, 120)
 	int64_t held;
 	char *map;
 
-	for (mode = 0; mode < 2; mode++) {
+	for (mode = 0; mode < 3; mode++) {
+		t_pages = t_mode_pages[mode];
 		ASSERT_EQ(0, get_stats(self->z.statfd, &before));
 		fd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
 		ASSERT_LE(0, fd);
-		map = mmap(NULL, T_PAGES * psz, PROT_READ, MAP_SHARED, fd,
+		map = mmap(NULL, t_pages * psz, PROT_READ, MAP_SHARED, fd,
 			   mode ? (off_t)ON_FAULT_PGOFF * psz : 0);
 		ASSERT_NE(MAP_FAILED, map) TH_LOG("%s mmap: %s", modes[mode], strerror(errno));
 		inserted = 0;
@@ -1560,11 +1567,11 @@ TEST_F_TIMEOUT(contract, threads, 120)
 				audited += audit(fd, map, mode, fail, sizeof(fail));
 			/* Every page is back where it was before the first INSERT. */
 			if (!fail[0] && !get_stats(self->z.statfd, &audit_st) &&
-			    audit_st.held != before.held + (mode ? T_PAGES : 0))
+			    audit_st.held != before.held + (mode ? t_pages : 0))
 				snprintf(fail, sizeof(fail),
 					 "held %llu after the audit, expected %llu",
 					 (unsigned long long)audit_st.held,
-					 (unsigned long long)before.held + (mode ? T_PAGES : 0));
+					 (unsigned long long)before.held + (mode ? t_pages : 0));
 			if (fail[0] && failed_round < 0)
 				failed_round = r;
 			pthread_barrier_wait(&round);
@@ -1598,9 +1605,9 @@ TEST_F_TIMEOUT(contract, threads, 120)
 		/* Only an INSERT over a page that MADV_DONTNEED unmapped frees one. */
 		EXPECT_GE(dontneeds, mid.freed - before.freed);
 		held = (int64_t)(mid.held - before.held);
-		EXPECT_EQ(mode ? T_PAGES : 0, held);
+		EXPECT_EQ(mode ? t_pages : 0, held);
 
-		ASSERT_EQ(0, munmap(map, T_PAGES * psz));
+		ASSERT_EQ(0, munmap(map, t_pages * psz));
 		ASSERT_EQ(0, get_stats(self->z.statfd, &after));
 		EXPECT_EQ(before.held, after.held);
 		EXPECT_EQ(mid.freed + held, after.freed);
