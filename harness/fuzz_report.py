@@ -32,15 +32,14 @@ def main():
     for line in log:
         m = re.match(r'fuzz: contract (threads|sequences (\d+)) exit (\d+)$', line)
         if m:
-            found = [int(v) for v in re.findall(r'# fuzz: \d+ steps, \d+ sequences, (\d+) '
-                                                r'violations', '\n'.join(run))]
-            done = [int(v) for v in re.findall(r'# fuzz: \d+ steps, (\d+) sequences',
-                                               '\n'.join(run))]
-            sequences += sum(done)
+            # Its summary: sequences run, violations found.
+            runs = re.findall(r'# fuzz: \d+ steps, (\d+) sequences, (\d+) violations',
+                              '\n'.join(run))
+            sequences += sum(int(done) for done, _ in runs)
             if m.group(3) != '0':
                 # A run that failed counts at least once, even if it died
                 # before its summary.
-                violations += max(1, sum(found))
+                violations += max(1, sum(int(found) for _, found in runs))
                 problems.append(f'the contract fuzzer ({m.group(1)}) failed, exit status '
                                 f'{m.group(3)}:\n' + '\n'.join(run))
             run = []

@@ -104,30 +104,6 @@ static uint64_t now_s(void)
 	return ts.tv_sec;
 }
 
-/* xorshift64*; the state of a sequence comes from splitmix64. */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
-}
-
-static unsigned int below(uint64_t *s, unsigned int n)
-{
-	return (rnd(s) >> 32) % n;
-}
-
-static uint64_t seq_seed(uint64_t seed, unsigned int seq)
-{
-	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (seq + 1);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return z ? z : 1;
-}
-
 static const char *errname(int err)
 {
 	const char *s = err ? strerrorname_np(err) : "success";
@@ -408,11 +384,6 @@ static void check_stats(struct fuzz *z)
  * exact checks of each step imply it for what a sequence changes, and once
  * broken it would fail every replay first.
  */
-static bool conserved(const struct rust_mm_sample_stats *st)
-{
-	return st->held == st->inserted - st->zapped - st->reclaimed - st->freed;
-}
-
 /* Each mapping is one VMA, whole, where mmap put it. */
 static void check_maps(struct fuzz *z)
 {
@@ -1338,9 +1309,10 @@ TEST_F_TIMEOUT(contract, sequences, 600)
 		first + nseq - 1, self->z.noexec ? " (/dev is noexec)" : "");
 	ASSERT_EQ(0, get_stats(self->z.statfd, &st));
 	log_stats("before", &st);
-	EXPECT_TRUE(conserved(&st)) TH_LOG("before: held != inserted - zapped - reclaimed - freed");
+	EXPECT_TRUE(stats_consistent(&st))
+		TH_LOG("before: held != inserted - zapped - reclaimed - freed");
 	for (seq = first; seq < first + nseq; seq++) {
-		uint64_t rng = seq_seed(seed, seq);
+		uint64_t rng = seed_for(seed, seq);
 
 		n = MIN_STEPS + below(&rng, MAX_STEPS - MIN_STEPS + 1);
 		at = run_ops(&self->z, ops, n, &rng);
@@ -1352,7 +1324,8 @@ TEST_F_TIMEOUT(contract, sequences, 600)
 	}
 	ASSERT_EQ(0, get_stats(self->z.statfd, &st));
 	log_stats("after", &st);
-	EXPECT_TRUE(conserved(&st)) TH_LOG("after: held != inserted - zapped - reclaimed - freed");
+	EXPECT_TRUE(stats_consistent(&st))
+		TH_LOG("after: held != inserted - zapped - reclaimed - freed");
 	fprintf(stderr, "# fuzz: %llu steps, %d sequences, %d violations\n", steps, nseq,
 		violations);
 	free(ops);
@@ -1554,7 +1527,7 @@ TEST_F_TIMEOUT(contract, threads, 120)
 		ASSERT_EQ(0, pthread_barrier_init(&round, NULL, T_THREADS + 1));
 		for (t = 0; t < T_THREADS; t++) {
 			w[t] = (struct worker){
-				.rng = seq_seed(DEFAULT_SEED, 1000 + 10 * mode + t),
+				.rng = seed_for(DEFAULT_SEED, 1000 + 10 * mode + t),
 				.fd = fd, .map = map, .on_fault = mode, .round = &round,
 			};
 			ASSERT_EQ(0, pthread_create(&w[t].thread, NULL, worker_thread, &w[t]));

@@ -158,30 +158,6 @@ static void __printf(1, 2) fail(const char *fmt, ...)
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 }
 
-/* xorshift64*, one state per thread. */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
-}
-
-static unsigned int below(uint64_t *s, unsigned int n)
-{
-	return (rnd(s) >> 32) % n;
-}
-
-static uint64_t seed_for(uint64_t seed, unsigned int role)
-{
-	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (role + 1);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return z ? z : 1;
-}
-
 static void sleep_us(long us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };

@@ -130,11 +130,6 @@ static int insert_wl(int fd, __u32 index, __u32 fill)
 	return do_insert(fd, RUST_MM_SAMPLE_INSERT_WRITE_LOCKED, index, fill);
 }
 
-static bool stats_consistent(const struct rust_mm_sample_stats *st)
-{
-	return st->held == st->inserted - st->zapped - st->reclaimed - st->freed;
-}
-
 /* Whether the ioctl error is one the driver gives for "not my mapping". */
 static bool is_refusal(int err)
 {

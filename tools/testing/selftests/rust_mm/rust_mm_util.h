@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The ioctl wrappers that the rust_mm selftests share. Each returns 0 or the
- * errno of the failed call.
+ * What the rust_mm selftests share: the ioctl wrappers (each returns 0 or the
+ * errno of the failed call), the counters' invariant, and the seeded random
+ * numbers of the race test and the contract fuzzer.
  */
 #ifndef RUST_MM_UTIL_H
 #define RUST_MM_UTIL_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,41 @@ static inline long read_number(const char *path)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Every page the driver took is held, zapped, reclaimed or freed. */
+static inline bool stats_consistent(const struct rust_mm_sample_stats *st)
+{
+	return st->held == st->inserted - st->zapped - st->reclaimed - st->freed;
+}
+
+/* xorshift64*: the next number of the state @s (never 0). */
+static inline uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dULL;
+}
+
+/* A number below @n from the state @s. */
+static inline unsigned int below(uint64_t *s, unsigned int n)
+{
+	return (rnd(s) >> 32) % n;
+}
+
+/*
+ * The state for stream @n (a thread's role, a sequence's number) of the run
+ * seeded with @seed: splitmix64, never 0.
+ */
+static inline uint64_t seed_for(uint64_t seed, unsigned int n)
+{
+	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (n + 1);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z ? z : 1;
 }
 
 #endif /* RUST_MM_UTIL_H */
