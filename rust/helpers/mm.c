@@ -106,3 +106,28 @@ __rust_helper bool rust_helper_pagefault_disabled(void)
 {
 	return pagefault_disabled();
 }
+
+/*
+ * For the PFN mappings of kernel::mm::virt::pfnmap. On x86,
+ * pgprot_writecombine() is a real function: the binding prefers it, as for
+ * lock_vma_under_rcu() above.
+ */
+__rust_helper void *rust_helper_page_address(const struct page *page)
+{
+	return page_address(page);
+}
+
+__rust_helper unsigned long rust_helper_page_to_pfn(const struct page *page)
+{
+	return page_to_pfn(page);
+}
+
+__rust_helper pgprot_t rust_helper_pgprot_writecombine(pgprot_t prot)
+{
+	return pgprot_writecombine(prot);
+}
+
+__rust_helper pgprot_t rust_helper_pgprot_noncached(pgprot_t prot)
+{
+	return pgprot_noncached(prot);
+}

@@ -13,6 +13,9 @@
 //!   its own `mmap` set it up. From [`VmAreaNew::set_mixedmap`] or [`VmAreaNew::set_vm_ops`] in
 //!   that `mmap`, and later by deref of the [`DriverVma`] that [`VmAreaRef::as_driver_vma`] gives
 //!   for the caller's own VMA only. Only this type changes what a VMA maps (insert, zap).
+//! - [`VmAreaPfnMap`]: as [`VmAreaRef`], `VM_PFNMAP` is set, and the VMA is the caller's own,
+//!   mapping memory its data owns by PFN (see [`pfnmap`]). From [`VmAreaNew::set_vm_ops`] with a
+//!   [`PfnOpsTable`], by deref of that [`DriverVma`].
 //! - [`VmAreaMut`]: the mmap write lock is held. From [`MmapWriteGuard::vma_lookup`].
 //! - [`VmAreaNew`]: the mmap write lock is held and the VMA is not shared yet. Given to the
 //!   `mmap` file operation.
@@ -21,8 +24,8 @@
 //!   [`VmOperations`] callbacks learn of a VMA that core mm is setting up, splitting, moving or
 //!   removing.
 //!
-//! The deref chains are `VmAreaNew -> VmAreaMut -> VmAreaRef -> VmAreaInfo` and
-//! `VmAreaMixedMap -> VmAreaRef`.
+//! The deref chains are `VmAreaNew -> VmAreaMut -> VmAreaRef -> VmAreaInfo`,
+//! `VmAreaMixedMap -> VmAreaRef` and `VmAreaPfnMap -> VmAreaRef`.
 //!
 //! Mainline calls three of these types [`VmaRef`], [`VmaMixedMap`] and [`VmaNew`]: those names
 //! are aliases here, so that code ported from mainline keeps them. Where the API differs, the
@@ -72,14 +75,20 @@ use crate::{
 use core::ops::Deref;
 
 pub mod ops;
+pub mod pfnmap;
 #[doc(no_inline)]
 pub use ops::{
-    impl_has_vm_field, DriverVma, HasVmField, VmFault, VmFaultError, VmFaultMapped, VmOperations,
-    VmOpsTable,
+    impl_has_vm_field, DriverVma, HasVmField, MixedMap, VmFault, VmFaultError, VmFaultMapped,
+    VmOperations, VmOpsTable, VmaKind, VmaMapping,
 };
 #[cfg(CONFIG_KUNIT = "y")]
 #[doc(hidden)]
 pub use ops::{kunit_test_mmap_driver, kunit_test_mmap_file, kunit_test_munmap};
+#[doc(no_inline)]
+pub use pfnmap::{
+    impl_has_pfn_buffer, CacheMode, HasPfnBuffer, PfnBuffer, PfnMap, PfnMapOperations, PfnOpsTable,
+    VmAreaPfnMap,
+};
 
 /// The integer type used for VMA flags.
 #[doc(inline)]
@@ -408,6 +417,42 @@ impl VmAreaRef {
             None
         }
     }
+
+    /// Zaps the page table entries of `address..address + size`, after checking the range.
+    ///
+    /// Returns [`EINVAL`], without touching anything, if `address + size` overflows, the range
+    /// is not inside `start()..end()`, or `address` or `size` is not a multiple of the page size;
+    /// an empty range does nothing and succeeds. `zap_page_range_single` checks none of this: a
+    /// range outside the VMA walks the page tables and mmu notifiers with a range the VMA does
+    /// not cover, and a range whose ends are not page aligned makes the page-table walk miss its
+    /// end (`addr != end`) and run past the page table.
+    ///
+    /// # Safety
+    ///
+    /// The VMA is the caller's own, set up by its `f_op->mmap`, and is not a hugetlb or DAX VMA,
+    /// nor one with `VM_PAT` (whose zap frees its PAT reservation in `untrack_pfn`).
+    unsafe fn zap_range(&self, address: usize, size: usize) -> Result {
+        let end = address.checked_add(size).ok_or(EINVAL)?;
+        if address < self.start() || self.end() < end {
+            return Err(EINVAL);
+        }
+        if (address | size) & !PAGE_MASK != 0 {
+            return Err(EINVAL);
+        }
+        if size == 0 {
+            return Ok(());
+        }
+
+        // SAFETY: By the type invariants, the caller holds the mmap read lock or the VMA read
+        // lock (or stronger), which is what `zap_page_range_single` needs. The caller guarantees
+        // that the VMA is its own and of a kind whose zap changes nothing but the page table
+        // entries of the range. The range was checked above to be non-empty, page aligned and
+        // inside the VMA. A null `details` zaps every kind of page.
+        unsafe {
+            bindings::zap_page_range_single(self.as_ptr(), address, size, core::ptr::null_mut())
+        };
+        Ok(())
+    }
 }
 
 /// A VMA of the caller's own with [`VM_MIXEDMAP`] set: it can insert pages there with
@@ -714,28 +759,11 @@ impl VmAreaMixedMap {
     #[inline]
     pub fn zap_page_range_single(&self, address: usize, size: usize) -> Result {
         self.check_mappable()?;
-        let end = address.checked_add(size).ok_or(EINVAL)?;
-        if address < self.start() || self.end() < end {
-            return Err(EINVAL);
-        }
-        if (address | size) & !PAGE_MASK != 0 {
-            return Err(EINVAL);
-        }
-        if size == 0 {
-            return Ok(());
-        }
-
-        // SAFETY: By the type invariants, the caller holds the mmap read lock or the VMA read
-        // lock (or stronger), which is what `zap_page_range_single` needs. The VMA is the
-        // caller's own, set up by its `f_op->mmap`: not hugetlb (whose ranges must be huge-page
-        // aligned) and not `VM_PFNMAP` (whose zap reaches `untrack_pfn`, which frees the PAT
-        // reservation of the whole VMA and writes `vm_flags` under a read lock). The range was
-        // checked above to be non-empty, page aligned and inside the VMA. A null `details` zaps
-        // every kind of page.
-        unsafe {
-            bindings::zap_page_range_single(self.as_ptr(), address, size, core::ptr::null_mut())
-        };
-        Ok(())
+        // SAFETY: By the type invariants, the VMA is the caller's own, set up by its
+        // `f_op->mmap`, and `check_mappable` just refused a hugetlb (whose ranges must be
+        // huge-page aligned), DAX or `VM_PFNMAP` VMA (whose zap may reach `untrack_pfn`, which
+        // frees the PAT reservation of the whole VMA and writes `vm_flags` under a read lock).
+        unsafe { self.zap_range(address, size) }
     }
 
     /// The name newer kernels give [`VmAreaMixedMap::zap_page_range_single`] (and its C
@@ -875,8 +903,9 @@ impl VmAreaMut {
 ///
 /// For as long as a `&VmAreaNew` exists, the VMA is valid and is being set up by `f_op->mmap` on
 /// the current thread: the current thread holds the mmap write lock of its mm, the VMA is not
-/// yet reachable from the mm, `VM_PFNMAP` is not set, and the `mm_users` count of its mm is
-/// non-zero. (This implies the invariants of [`VmAreaMut`].)
+/// yet reachable from the mm, and the `mm_users` count of its mm is non-zero. (This implies the
+/// invariants of [`VmAreaMut`].) `VM_PFNMAP` is set only if [`VmAreaNew::set_vm_ops`] set it
+/// for a [`PfnOpsTable`], and then `VM_MIXEDMAP` is not set.
 ///
 /// # Examples
 ///
@@ -893,7 +922,7 @@ impl VmAreaMut {
 ///     vma.set_dontexpand();
 ///     vma.set_dontdump();
 ///     // From now on, pages can be inserted under a read lock, too.
-///     let vma = vma.set_mixedmap();
+///     let vma = vma.set_mixedmap()?;
 ///     vma.vm_insert_page(vma.start(), first_page)
 /// }
 /// ```
@@ -953,17 +982,58 @@ impl VmAreaNew {
     ///
     /// This enables the VMA to contain both `struct page` and pure PFN pages. Returns a reference
     /// that can be used to call `vm_insert_page` on the VMA, also later under a read lock.
+    ///
+    /// Fails with [`EINVAL`], changing nothing, if the VMA is a PFN mapping already
+    /// ([`VmAreaNew::set_vm_ops`] with a [`PfnOpsTable`]): core mm does not allow both kinds on
+    /// one VMA.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::virt::{flags, impl_has_pfn_buffer, PfnBuffer, PfnMapOperations};
+    /// use kernel::mm::virt::{PfnOpsTable, VmOperations};
+    /// use kernel::mm::{virt::CacheMode, Mm};
+    /// use kernel::page::PAGE_SIZE;
+    /// use kernel::sync::Arc;
+    /// # use kernel::bindings::MAP_SHARED;
+    /// # use kernel::mm::virt::kunit_test_mmap_file;
+    ///
+    /// struct Frame(PfnBuffer);
+    /// impl VmOperations for Frame {}
+    /// impl_has_pfn_buffer! {
+    ///     impl HasPfnBuffer for Frame { self.0 }
+    /// }
+    /// impl PfnMapOperations for Frame {}
+    /// static OPS: PfnOpsTable<Frame> = PfnOpsTable::new();
+    ///
+    /// let frame = Arc::new(Frame(PfnBuffer::new(0, CacheMode::Cached)?), GFP_KERNEL)?;
+    /// let mut refused = Ok(());
+    /// # let addr = kunit_test_mmap_file(0, PAGE_SIZE, MAP_SHARED as usize, Some(&mut |vma| {
+    /// #     vma.set_vm_ops(&OPS, frame.clone())?;
+    /// #     refused = vma.set_mixedmap().map(|_| ());
+    /// #     Ok(())
+    /// # }))?;
+    /// // In `mmap`, after `set_vm_ops(&OPS, ..)`: `set_mixedmap()` fails.
+    /// assert_eq!(refused, Err(EINVAL));
+    /// let mm = Mm::mmgrab_current().ok_or(ESRCH)?.mmget_not_zero().ok_or(ESRCH)?;
+    /// let vm_flags = mm.mmap_read_lock().vma_lookup(addr).ok_or(ENOENT)?.flags();
+    /// assert_eq!(vm_flags & (flags::PFNMAP | flags::MIXEDMAP), flags::PFNMAP);
+    /// # Ok::<(), Error>(())
+    /// ```
     #[inline]
-    pub fn set_mixedmap(&self) -> &VmAreaMixedMap {
-        // SAFETY: `VM_PFNMAP` is not set by the type invariants, and this API offers no way to
-        // set it, so setting `VM_MIXEDMAP` cannot create the invalid `VM_PFNMAP | VM_MIXEDMAP`.
+    pub fn set_mixedmap(&self) -> Result<&VmAreaMixedMap> {
+        if self.flags() & flags::PFNMAP != 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `VM_PFNMAP` is not set (checked above), so setting `VM_MIXEDMAP` cannot create
+        // the invalid `VM_PFNMAP | VM_MIXEDMAP`.
         unsafe { self.update_flags(flags::MIXEDMAP, 0) };
 
         // INVARIANT: `VM_MIXEDMAP` is now set, and stays set as explained below.
         // SAFETY: We just set `VM_MIXEDMAP` on the VMA, and nothing clears it: no other thread
         // can reach the VMA yet, and this API offers no way to clear it. The other requirements
         // follow from the type invariants.
-        unsafe { VmAreaMixedMap::from_raw(self.as_ptr()) }
+        Ok(unsafe { VmAreaMixedMap::from_raw(self.as_ptr()) })
     }
 
     /// Sets the `VM_IO` flag on this VMA.

@@ -47,8 +47,9 @@
 //! through which every Rust `f_op->mmap` runs, gives the data's reference back then;
 //! [`VmOperations::close`] does not run, as no C driver's `close` would.
 //!
-//! `set_vm_ops` also sets `VM_MIXEDMAP`, so that pages can be inserted under a read lock. The
-//! flag is in `VM_SPECIAL`, so core mm never merges the VMA with another (a merge right after
+//! `set_vm_ops` also sets `VM_MIXEDMAP`, so that pages can be inserted under a read lock (or, for
+//! a [`PfnMap`] table, `VM_PFNMAP`: see [`pfnmap`](super::pfnmap)). Both flags are in
+//! `VM_SPECIAL`, so core mm never merges the VMA with another (a merge right after
 //! `f_op->mmap` would free the new VMA without `close`, leaking its reference; the target of an
 //! `mremap` merged into a neighbour would not be a VMA of `T`), nor grows it in place. Whether
 //! `mremap` may grow it at all is the driver's choice. Without `VM_DONTEXPAND`, growing fails with
@@ -126,9 +127,10 @@
 //! ```
 //!
 //! [`Mm`]: crate::mm::Mm
+//! [`PfnMap`]: super::pfnmap::PfnMap
 //! [`vma_lookup`]: crate::mm::MmapReadGuard::vma_lookup
 
-use super::{VmAreaInfo, VmAreaMixedMap, VmAreaNew, VmAreaRef};
+use super::{vm_flags_t, VmAreaInfo, VmAreaMixedMap, VmAreaNew, VmAreaRef};
 use crate::{
     bindings,
     error::code::{EBUSY, ENOMEM},
@@ -166,6 +168,92 @@ impl VmFaultError {
         }
     }
 }
+
+/// What the VMAs of a [`VmOpsTable`] map, its second type parameter: pages the driver inserts
+/// ([`MixedMap`], the default), or the memory its data owns, by PFN ([`PfnMap`]).
+///
+/// A VMA is of one kind for its whole life: [`VmAreaNew::set_vm_ops`] sets the kind's flags
+/// (`VM_MIXEDMAP`, or `VM_PFNMAP` and what goes with it) and refuses a VMA that has the other's.
+/// A [`DriverVma`] of a kind derefs to the kind's VMA type, [`VmAreaMixedMap`] or
+/// [`VmAreaPfnMap`], and a [`VmFault`] of a kind offers only the kind's way to resolve the
+/// fault, so page insertion and PFN insertion cannot meet on one VMA: neither compiles on the
+/// other kind. [`MixedMap`] and [`PfnMap`] are the only kinds: the trait is sealed.
+///
+/// [`VmAreaPfnMap`]: super::pfnmap::VmAreaPfnMap
+/// [`PfnMap`]: super::pfnmap::PfnMap
+pub trait VmaKind: sealed::Kind {
+    /// The type a [`DriverVma`] of this kind derefs to.
+    type Vma;
+
+    /// The flag that every VMA of the kind has: `VM_MIXEDMAP` or `VM_PFNMAP`.
+    #[doc(hidden)]
+    const FLAG: vm_flags_t;
+
+    /// Views a VMA of this kind as [`VmaKind::Vma`].
+    ///
+    /// # Safety
+    ///
+    /// `vma` was made a driver VMA of this kind by [`VmAreaNew::set_vm_ops`], in the caller's
+    /// own `f_op->mmap`.
+    #[doc(hidden)]
+    unsafe fn vma(vma: &VmAreaRef) -> &Self::Vma;
+}
+
+/// The kind of [`VmOpsTable`] whose VMAs hold pages the driver inserts: `VM_MIXEDMAP` is set,
+/// and a [`DriverVma`] of this kind derefs to [`VmAreaMixedMap`]. The default kind.
+pub struct MixedMap;
+
+impl sealed::Kind for MixedMap {}
+
+impl VmaKind for MixedMap {
+    type Vma = VmAreaMixedMap;
+    const FLAG: vm_flags_t = super::flags::MIXEDMAP;
+
+    unsafe fn vma(vma: &VmAreaRef) -> &VmAreaMixedMap {
+        // SAFETY: The caller guarantees that `set_vm_ops` made the VMA a driver VMA of this kind
+        // in the caller's own `f_op->mmap`: it set `VM_MIXEDMAP`, which nothing clears. The lock
+        // behind `&VmAreaRef` is held for the lifetime of the result.
+        unsafe { VmAreaMixedMap::from_raw(vma.as_ptr()) }
+    }
+}
+
+/// The data of the VMAs of a [`VmOpsTable<T, K>`]: every [`VmOperations`] for [`MixedMap`],
+/// every [`PfnMapOperations`] for [`PfnMap`]. Implemented by this crate only.
+///
+/// [`PfnMapOperations`]: super::pfnmap::PfnMapOperations
+/// [`PfnMap`]: super::pfnmap::PfnMap
+pub trait VmaMapping<K: VmaKind>: VmOperations + sealed::Mapping<K> {}
+
+impl<T: VmOperations> VmaMapping<MixedMap> for T {}
+
+impl<T: VmOperations> sealed::Mapping<MixedMap> for T {
+    const FAULT: FaultFn = vm_fault::<T>;
+
+    fn set_up(vma: &VmAreaNew, _data: &T) -> Result {
+        vma.set_mixedmap().map(|_| ())
+    }
+}
+
+/// What makes [`VmaKind`] and [`VmaMapping`] this crate's own: the traits are public, this
+/// module is not.
+pub(super) mod sealed {
+    use super::{FaultFn, VmAreaNew};
+    use crate::error::Result;
+
+    pub trait Kind: 'static {}
+
+    pub trait Mapping<K> {
+        /// `vm_ops->fault` of the VMAs.
+        const FAULT: FaultFn;
+
+        /// Sets the flags of the kind on `vma`, for `data`, before [`VmAreaNew::set_vm_ops`]
+        /// installs the table. Fails, changing nothing, if the VMA cannot be of the kind.
+        fn set_up(vma: &VmAreaNew, data: &Self) -> Result;
+    }
+}
+
+/// The type of `vm_ops->fault`.
+pub(super) type FaultFn = unsafe extern "C" fn(*mut bindings::vm_fault) -> bindings::vm_fault_t;
 
 /// The operations of a driver's VMAs, implemented by the driver's per-mapping data.
 ///
@@ -440,14 +528,15 @@ pub trait VmOperations: Send + Sync + Sized + 'static {
 /// # Invariants
 ///
 /// `ops` holds the callbacks of this module for `T`, which take `vm_private_data` to be a pointer
-/// from [`Arc::into_raw`] of an `Arc<T>` that the VMA owns, and `drop_data` is `drop_data::<T>`.
+/// from [`Arc::into_raw`] of an `Arc<T>` that the VMA owns, its `fault` is the handler of the kind
+/// `K`, and `drop_data` is `drop_data::<T>`.
 /// `ops.name` is `vm_ops_marker`, which marks every `VmOpsTable` and nothing else. The table
 /// starts with a `VmOpsHeader`, so code that does not know `T` can find `drop_data` from a
 /// `vm_ops` pointer whose `name` is the marker.
 #[repr(C)]
-pub struct VmOpsTable<T: VmOperations> {
+pub struct VmOpsTable<T: VmOperations, K: VmaKind = MixedMap> {
     header: VmOpsHeader,
-    _t: PhantomData<T>,
+    _t: PhantomData<(T, K)>,
 }
 
 /// The part of every [`VmOpsTable`] that does not depend on `T`.
@@ -459,18 +548,19 @@ struct VmOpsHeader {
 }
 
 // SAFETY: The table is never written after it is built; it only holds function pointers.
-unsafe impl<T: VmOperations> Sync for VmOpsTable<T> {}
+unsafe impl<T: VmOperations, K: VmaKind> Sync for VmOpsTable<T, K> {}
 
-impl<T: VmOperations> Default for VmOpsTable<T> {
+impl<T: VmaMapping<K>, K: VmaKind> Default for VmOpsTable<T, K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: VmOperations> VmOpsTable<T> {
+impl<T: VmaMapping<K>, K: VmaKind> VmOpsTable<T, K> {
     /// Builds the table of `T`.
     pub const fn new() -> Self {
-        // INVARIANT: the callbacks are this module's callbacks for `T`.
+        // INVARIANT: the callbacks are this module's callbacks for `T`, and the fault handler is
+        // the one of the kind `K`.
         Self {
             header: VmOpsHeader {
                 ops: bindings::vm_operations_struct {
@@ -478,7 +568,7 @@ impl<T: VmOperations> VmOpsTable<T> {
                     close: Some(vm_close::<T>),
                     may_split: Some(vm_may_split::<T>),
                     mremap: Some(vm_mremap::<T>),
-                    fault: Some(vm_fault::<T>),
+                    fault: Some(<T as sealed::Mapping<K>>::FAULT),
                     name: Some(vm_ops_marker as VmNameFn),
                     // SAFETY: All other fields are nullable function pointers, for which all
                     // zeros means "not implemented".
@@ -489,7 +579,9 @@ impl<T: VmOperations> VmOpsTable<T> {
             _t: PhantomData,
         }
     }
+}
 
+impl<T: VmOperations, K: VmaKind> VmOpsTable<T, K> {
     /// The `vm_operations_struct` to install, with the provenance of the whole table (so that
     /// `drop_data` after it can be read through it).
     fn as_raw(&'static self) -> *const bindings::vm_operations_struct {
@@ -532,10 +624,10 @@ type VmNameFn = unsafe extern "C" fn(*mut bindings::vm_area_struct) -> *const c_
 ///
 /// # Safety
 ///
-/// `vma` is a VMA whose `vm_ops` are a [`VmOpsTable<T>`] and whose `vm_private_data` is a pointer
-/// from `Arc::<T>::into_raw` that the VMA owns. Nothing uses the VMA's data afterwards, and the
-/// caller has exclusive access to `vm_private_data` (the VMA is being removed or was never
-/// inserted).
+/// `vma` is a VMA whose `vm_ops` are a [`VmOpsTable<T, K>`] of any kind `K` and whose
+/// `vm_private_data` is a pointer from `Arc::<T>::into_raw` that the VMA owns. Nothing uses the
+/// VMA's data afterwards, and the caller has exclusive access to `vm_private_data` (the VMA is
+/// being removed or was never inserted).
 unsafe fn drop_data<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
     // SAFETY: The caller guarantees that `vm_private_data` is an `Arc<T>` reference owned by the
     // VMA, which it gives up here, and that nothing else accesses the field.
@@ -547,8 +639,8 @@ unsafe fn drop_data<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
 
 /// # Safety
 ///
-/// `vma` is a VMA whose `vm_ops` are a [`VmOpsTable<T>`], so its `vm_private_data` is a pointer
-/// from `Arc::<T>::into_raw` that the VMA owns.
+/// `vma` is a VMA whose `vm_ops` are a [`VmOpsTable<T, K>`] of any kind `K`, so its
+/// `vm_private_data` is a pointer from `Arc::<T>::into_raw` that the VMA owns.
 unsafe fn vma_data<'a, T: VmOperations>(vma: *const bindings::vm_area_struct) -> ArcBorrow<'a, T> {
     // SAFETY: By the safety requirements `vm_private_data` is an `Arc<T>` that the VMA owns, and
     // it stays alive at least as long as the VMA (the VMA drops it in `vm_close`).
@@ -559,9 +651,9 @@ unsafe fn vma_data<'a, T: VmOperations>(vma: *const bindings::vm_area_struct) ->
 ///
 /// # Safety
 ///
-/// Called by core mm on a VMA (the copy) whose `vm_ops` are a [`VmOpsTable<T>`], and whose
-/// `vm_private_data` was copied from the original, which still holds its reference; with the mmap
-/// write lock of the copy's mm held, before the copy is used.
+/// Called by core mm on a VMA (the copy) whose `vm_ops` are a [`VmOpsTable<T, K>`] of any kind
+/// `K`, and whose `vm_private_data` was copied from the original, which still holds its
+/// reference; with the mmap write lock of the copy's mm held, before the copy is used.
 unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
     // SAFETY: The copy's `vm_private_data` is the original's, an `Arc<T>` kept alive by it.
     let data = unsafe { vma_data::<T>(vma) };
@@ -577,12 +669,13 @@ unsafe extern "C" fn vm_open<T: VmOperations>(vma: *mut bindings::vm_area_struct
 ///
 /// # Safety
 ///
-/// Called by core mm once per VMA, on a VMA whose `vm_ops` are a [`VmOpsTable<T>`], that is
-/// being removed: detached from the VMA tree and write-locked, with the mmap lock held (for write,
-/// or for read after `munmap`'s downgrade); never linked into it; or, in `exit_mmap`, still in the
-/// tree of an address space whose `mm_users` is zero, with the mmap write lock held.
+/// Called by core mm once per VMA, on a VMA whose `vm_ops` are a [`VmOpsTable<T, K>`] of any kind
+/// `K`, that is being removed: detached from the VMA tree and write-locked, with the mmap lock
+/// held (for write, or for read after `munmap`'s downgrade); never linked into it; or, in
+/// `exit_mmap`, still in the tree of an address space whose `mm_users` is zero, with the mmap
+/// write lock held.
 unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struct) {
-    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
+    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T, K>`.
     let data = unsafe { vma_data::<T>(vma) };
     // SAFETY: The VMA is valid for the duration of the call. No other thread reaches it: it is
     // detached (or was never linked), or its address space has no users left to look it up or
@@ -602,13 +695,13 @@ unsafe extern "C" fn vm_close<T: VmOperations>(vma: *mut bindings::vm_area_struc
 ///
 /// # Safety
 ///
-/// Called by core mm on a VMA in the tree whose `vm_ops` are a [`VmOpsTable<T>`], with the mmap
-/// write lock held (`__split_vma`, `move_vma`).
+/// Called by core mm on a VMA in the tree whose `vm_ops` are a [`VmOpsTable<T, K>`] of any kind
+/// `K`, with the mmap write lock held (`__split_vma`, `move_vma`).
 unsafe extern "C" fn vm_may_split<T: VmOperations>(
     vma: *mut bindings::vm_area_struct,
     addr: crate::ffi::c_ulong,
 ) -> crate::ffi::c_int {
-    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T>`.
+    // SAFETY: The VMA's `vm_ops` are a `VmOpsTable<T, K>`.
     let data = unsafe { vma_data::<T>(vma) };
     // SAFETY: The VMA is valid for the duration of the call; the mmap write lock, which this
     // thread holds, is needed to change its fields.
@@ -620,15 +713,16 @@ unsafe extern "C" fn vm_may_split<T: VmOperations>(
 ///
 /// # Safety
 ///
-/// Called by core mm (`move_vma`), through the `vm_ops` of the source VMA, a [`VmOpsTable<T>`],
-/// on the target VMA of a move, with the mmap write lock held. The target is a copy of the source
-/// that `vm_open` saw, with the same `vm_ops` and data: `copy_vma` merges no `VM_MIXEDMAP` VMA
-/// into a neighbour, and `set_vm_ops` set that flag, which nothing clears.
+/// Called by core mm (`move_vma`), through the `vm_ops` of the source VMA, a
+/// [`VmOpsTable<T, K>`] of any kind `K`, on the target VMA of a move, with the mmap write lock
+/// held. The target is a copy of the source that `vm_open` saw, with the same `vm_ops` and data:
+/// `copy_vma` merges no VMA with `VM_MIXEDMAP` or `VM_PFNMAP` (both in `VM_SPECIAL`) into a
+/// neighbour, and `set_vm_ops` set one of them, which nothing clears.
 unsafe extern "C" fn vm_mremap<T: VmOperations>(
     vma: *mut bindings::vm_area_struct,
 ) -> crate::ffi::c_int {
-    // SAFETY: The target's `vm_ops` are a `VmOpsTable<T>` (see the safety requirements), so its
-    // private data is an `Arc<T>` it owns.
+    // SAFETY: The target's `vm_ops` are a `VmOpsTable<T, K>` (see the safety requirements), so
+    // its private data is an `Arc<T>` it owns.
     let data = unsafe { vma_data::<T>(vma) };
     // SAFETY: The VMA is valid for the duration of the call; the mmap write lock, which this
     // thread holds, is needed to change its fields.
@@ -650,10 +744,7 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
     // SAFETY: The caller's guarantees are those of `VmFault::from_raw`, for this call.
     let fault = unsafe { VmFault::<T>::from_raw(vmf) };
     let data = fault.data();
-    match mm_callback(|| data.fault(fault)) {
-        Ok(VmFaultMapped(_)) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
-        Err(e) => e.to_vm_fault_t(),
-    }
+    fault_result(mm_callback(|| data.fault(fault)))
 }
 
 /// A page fault in a VMA of the driver, handed to [`VmOperations::fault`].
@@ -761,27 +852,50 @@ unsafe extern "C" fn vm_fault<T: VmOperations>(
 /// # Invariants
 ///
 /// `vmf` is the `struct vm_fault` of a fault that core mm is handling on the current thread for
-/// `'a`, in a VMA whose `vm_ops` are a [`VmOpsTable<T>`], with the mmap read (or write) lock
+/// `'a`, in a VMA whose `vm_ops` are a [`VmOpsTable<T, K>`], with the mmap read (or write) lock
 /// held, and nothing has been mapped for it through this object yet.
-pub struct VmFault<'a, T: VmOperations> {
+pub struct VmFault<'a, T: VmOperations, K: VmaKind = MixedMap> {
     vmf: NonNull<bindings::vm_fault>,
-    _p: PhantomData<(&'a bindings::vm_fault, T, NotThreadSafe)>,
+    _p: PhantomData<(&'a bindings::vm_fault, T, K, NotThreadSafe)>,
 }
 
 /// Proof that a page is mapped at the faulting address of the fault `'a`: only
-/// [`VmFault::insert_page`] makes one, at most one per fault (it takes the [`VmFault`]), and it
+/// [`VmFault::insert_page`] (or, in a PFN mapping, [`VmFault::insert_pfn`]) makes one, at most
+/// one per fault (it takes the [`VmFault`]), and it
 /// answers only that fault (`'a` is that call of [`VmOperations::fault`], and cannot be
 /// stretched or shortened). Answering "mapped" with nothing mapped would make the access fault
 /// again, forever.
 pub struct VmFaultMapped<'a>(PhantomData<fn(&'a ()) -> &'a ()>);
 
-impl<'a, T: VmOperations> VmFault<'a, T> {
+impl VmFaultMapped<'_> {
+    /// The proof, for the fault handlers of both kinds.
+    ///
+    /// # Safety
+    ///
+    /// The page table entry at the faulting address of the fault `'a` is not empty, and no other
+    /// proof is made for that fault.
+    pub(super) unsafe fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+/// What `vm_ops->fault` returns for what the handler returned.
+pub(super) fn fault_result(
+    result: Result<VmFaultMapped<'_>, VmFaultError>,
+) -> bindings::vm_fault_t {
+    match result {
+        Ok(VmFaultMapped(_)) => bindings::vm_fault_reason_VM_FAULT_NOPAGE,
+        Err(e) => e.to_vm_fault_t(),
+    }
+}
+
+impl<'a, T: VmOperations, K: VmaKind> VmFault<'a, T, K> {
     /// # Safety
     ///
     /// `vmf` is the `struct vm_fault` that core mm passes to `vm_ops->fault` of a VMA whose
-    /// `vm_ops` are a [`VmOpsTable<T>`], on the current thread, which holds the mmap read (or
+    /// `vm_ops` are a [`VmOpsTable<T, K>`], on the current thread, which holds the mmap read (or
     /// write) lock; the result is used only during that call, and only one is made for it.
-    unsafe fn from_raw(vmf: *mut bindings::vm_fault) -> Self {
+    pub(super) unsafe fn from_raw(vmf: *mut bindings::vm_fault) -> Self {
         // INVARIANT: The caller guarantees the invariants. `vmf` is not null: core mm passes the
         // address of its `struct vm_fault`.
         Self {
@@ -798,7 +912,7 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
         f(unsafe { self.vmf.as_ref() })
     }
 
-    /// The faulting VMA, whose `vm_ops` are a [`VmOpsTable<T>`] (by the type invariants).
+    /// The faulting VMA, whose `vm_ops` are a [`VmOpsTable<T, K>`] (by the type invariants).
     fn raw_vma(&self) -> *mut bindings::vm_area_struct {
         self.read(|vmf| vmf.__bindgen_anon_1.vma)
     }
@@ -888,16 +1002,16 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
     /// The driver's data of the faulting VMA.
     pub fn data(&self) -> ArcBorrow<'a, T> {
         let vma = self.raw_vma();
-        // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T>`, and the VMA,
+        // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T, K>`, and the VMA,
         // which holds a reference on the data, exists for `'a`: the mmap read lock is held.
         unsafe { vma_data::<T>(vma) }
     }
 
     /// The VMA, as the driver's own, for the mapping of the faulting page.
-    fn driver_vma(&self) -> &DriverVma<T> {
+    pub(super) fn driver_vma(&self) -> &DriverVma<T, K> {
         let vma = self.raw_vma();
-        // SAFETY: By the type invariants, the VMA's `vm_ops` are a `VmOpsTable<T>`, which only
-        // `set_vm_ops` installs, with `VM_MIXEDMAP`, in the driver's own `f_op->mmap`; and the
+        // SAFETY: By the type invariants, the VMA's `vm_ops` are a `VmOpsTable<T, K>`, which only
+        // `set_vm_ops` installs, with the flags of `K`, in the driver's own `f_op->mmap`; and the
         // mmap read lock is held for as long as `self` is borrowed. `mm_users`
         // is non-zero meanwhile: a fault is handled only for an access made with a user of the
         // address space (the task's own `mm`, or an `mmget` reference as `access_remote_vm`
@@ -905,7 +1019,9 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
         // unmaps, under the mmap read lock, the address space whose last user is gone.
         unsafe { DriverVma::from_vma(VmAreaRef::from_raw(vma)) }
     }
+}
 
+impl<'a, T: VmOperations> VmFault<'a, T> {
     /// Maps `page` at the faulting address, and returns the proof to return from the handler.
     ///
     /// It takes the fault: a handler maps at most one page per fault, and gets at most one
@@ -952,8 +1068,9 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
     /// ```
     pub fn insert_page(self, page: &Page) -> Result<VmFaultMapped<'a>, VmFaultError> {
         match self.driver_vma().vm_insert_page(self.address(), page) {
-            // INVARIANT: `self` is consumed: the fault's one proof.
-            Ok(()) | Err(EBUSY) => Ok(VmFaultMapped(PhantomData)),
+            // SAFETY: A page is mapped at the address (this one, or on `EBUSY` another thread's),
+            // and `self` is consumed: the fault's one proof.
+            Ok(()) | Err(EBUSY) => Ok(unsafe { VmFaultMapped::new() }),
             Err(ENOMEM) => Err(VmFaultError::Oom),
             Err(_) => Err(VmFaultError::SigBus),
         }
@@ -962,7 +1079,11 @@ impl<'a, T: VmOperations> VmFault<'a, T> {
 
 impl VmAreaNew {
     /// Makes this a VMA of the driver: installs `ops` as its `vm_ops` and `data` as its private
-    /// data, and sets `VM_MIXEDMAP`.
+    /// data, and sets the flags of the table's kind: `VM_MIXEDMAP` for a [`VmOpsTable`] of the
+    /// default kind; for a [`PfnOpsTable`], `VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP`
+    /// and the cache mode of the data's buffer in the VMA's page protection.
+    ///
+    /// [`PfnOpsTable`]: super::pfnmap::PfnOpsTable
     ///
     /// The VMA owns `data` from now on, and every copy or part of it takes its own reference; the
     /// last VMA that goes away drops the last of them (see the [module docs]).
@@ -1051,15 +1172,67 @@ impl VmAreaNew {
     /// # Ok::<(), Error>(())
     /// ```
     ///
-    /// Returns the VMA as the driver's own, so that `mmap` can insert pages right away. Fails
-    /// with [`EBUSY`], dropping `data`, if the VMA has operations already (a second call).
+    /// Returns the VMA as the driver's own, so that `mmap` can insert pages right away. Fails,
+    /// dropping `data` and changing nothing, with [`EBUSY`] if the VMA has operations already (a
+    /// second call), and with [`EINVAL`] if the VMA cannot be of the table's kind: a PFN mapping
+    /// refuses a VMA with `VM_MIXEDMAP` ([`VmAreaNew::set_mixedmap`] was called) and a
+    /// copy-on-write one (`MAP_PRIVATE` with `VM_MAYWRITE`: clear it first with
+    /// [`VmAreaNew::try_clear_maywrite`]).
+    ///
+    /// [`EINVAL`]: crate::error::code::EINVAL
+    ///
+    /// ```
+    /// use kernel::mm::virt::{impl_has_pfn_buffer, CacheMode, PfnBuffer, PfnMapOperations};
+    /// use kernel::mm::virt::{PfnOpsTable, VmOperations, VmOpsTable};
+    /// use kernel::page::PAGE_SIZE;
+    /// use kernel::sync::Arc;
+    /// # use kernel::bindings::{MAP_PRIVATE, MAP_SHARED};
+    /// # use kernel::mm::virt::kunit_test_mmap_file;
+    ///
+    /// struct Frame(PfnBuffer);
+    /// impl VmOperations for Frame {}
+    /// impl_has_pfn_buffer! {
+    ///     impl HasPfnBuffer for Frame { self.0 }
+    /// }
+    /// impl PfnMapOperations for Frame {}
+    /// static PFN_OPS: PfnOpsTable<Frame> = PfnOpsTable::new();
+    /// static PAGE_OPS: VmOpsTable<Frame> = VmOpsTable::new();
+    ///
+    /// let frame = Arc::new(Frame(PfnBuffer::new(0, CacheMode::Cached)?), GFP_KERNEL)?;
+    /// let (mut cow, mut mixed, mut other_kind) = (Ok(()), Ok(()), Ok(()));
+    /// # let private = MAP_PRIVATE as usize;
+    /// # kunit_test_mmap_file(0, PAGE_SIZE, private, Some(&mut |vma| {
+    /// #     cow = vma.set_vm_ops(&PFN_OPS, frame.clone()).map(|_| ());
+    /// #     // Read-only for good: no copy-on-write is possible.
+    /// #     vma.try_clear_maywrite()?;
+    /// #     vma.set_vm_ops(&PFN_OPS, frame.clone())?;
+    /// #     Ok(())
+    /// # }))?;
+    /// // `MAP_PRIVATE`: refused until `try_clear_maywrite()`, then a PFN mapping.
+    /// assert_eq!(cow, Err(EINVAL));
+    /// # kunit_test_mmap_file(0, PAGE_SIZE, MAP_SHARED as usize, Some(&mut |vma| {
+    /// #     vma.set_mixedmap()?;
+    /// #     mixed = vma.set_vm_ops(&PFN_OPS, frame.clone()).map(|_| ());
+    /// #     Ok(())
+    /// # }))?;
+    /// // After `set_mixedmap()`: refused.
+    /// assert_eq!(mixed, Err(EINVAL));
+    /// # kunit_test_mmap_file(0, PAGE_SIZE, MAP_SHARED as usize, Some(&mut |vma| {
+    /// #     vma.set_vm_ops(&PFN_OPS, frame.clone())?;
+    /// #     other_kind = vma.set_vm_ops(&PAGE_OPS, frame.clone()).map(|_| ());
+    /// #     Ok(())
+    /// # }))?;
+    /// // A second `set_vm_ops()`, of either kind: refused.
+    /// assert_eq!(other_kind, Err(EBUSY));
+    /// # Ok::<(), Error>(())
+    /// ```
     #[must_use = "it fails with EBUSY on a VMA that has operations already: propagate the error \
                   with `?`"]
-    pub fn set_vm_ops<T: VmOperations>(
+    pub fn set_vm_ops<T: VmaMapping<K>, K: VmaKind>(
         &self,
-        ops: &'static VmOpsTable<T>,
+        ops: &'static VmOpsTable<T, K>,
         data: Arc<T>,
-    ) -> Result<&DriverVma<T>> {
+    ) -> Result<&DriverVma<T, K>> {
         let vma = self.as_ptr();
         // SAFETY: `VmAreaNew` means the VMA is being set up inside `f_op->mmap` on this thread
         // and not shared yet, so nothing accesses its fields concurrently.
@@ -1068,16 +1241,18 @@ impl VmAreaNew {
             // the VMA), and only this function sets it, so the VMA is a driver VMA already.
             return Err(EBUSY);
         }
-        self.set_mixedmap();
+        // The flags of the kind: `VM_MIXEDMAP`, or `VM_PFNMAP` and the flags that go with it. It
+        // fails, changing nothing, on a VMA that has the other kind's flag already.
+        <T as sealed::Mapping<K>>::set_up(self, &data)?;
         // INVARIANT: the VMA's `vm_private_data` is an `Arc<T>` it owns from now on, and its
-        // `vm_ops` are `ops`, a table of `T`.
+        // `vm_ops` are `ops`, a table of `T` and `K`.
         // SAFETY: As above, nothing accesses the VMA concurrently; the mmap write lock is held.
         unsafe {
             (*vma).vm_private_data = Arc::into_raw(data).cast_mut().cast();
             (*vma).vm_ops = ops.as_raw();
         }
-        // SAFETY: `vm_ops` are a `VmOpsTable<T>` and `VM_MIXEDMAP` is set (both just now), by
-        // the caller's own `f_op->mmap`, for `data`.
+        // SAFETY: `vm_ops` are a `VmOpsTable<T, K>` and the flags of `K` are set (both just now),
+        // by the caller's own `f_op->mmap`, for `data`.
         Ok(unsafe { DriverVma::from_vma(self) })
     }
 
@@ -1173,9 +1348,21 @@ unsafe fn mmap_failed(vma: *mut bindings::vm_area_struct) {
     // 6.12's error path of `mmap_region` only unmaps what was inserted and frees the VMA. Any
     // other `vm_ops` (installed by unsafe code of the driver, e.g. through a C helper) is not
     // ours to undo.
+    //
+    // A PFN mapping (`PfnMap`) maps memory that the data owns, and the page table entries of
+    // an eager mapping are already there: zap them before the data goes, rather than leave it to
+    // `mmap_region`'s `unmap_region`, which runs after this. The mmap write lock is held, the
+    // VMA covers its range of the mm's page tables, and it has no `VM_PAT` (the series maps
+    // PFNs only with `remap_pfn_range_notrack` and `vmf_insert_pfn`, which reserve nothing), so
+    // the zap frees no PAT reservation.
     unsafe {
         let ops = (*vma).vm_ops;
         if !ops.is_null() && is_vm_ops_table(ops) && !(*vma).vm_private_data.is_null() {
+            let info = VmAreaInfo::from_raw(vma);
+            if info.flags() & super::flags::PFNMAP != 0 {
+                let (start, len) = (info.start(), info.end() - info.start());
+                bindings::zap_page_range_single(vma, start, len, core::ptr::null_mut());
+            }
             ((*ops.cast::<VmOpsHeader>()).drop_data)(vma);
         }
     }
@@ -1262,11 +1449,11 @@ impl VmAreaRef {
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    pub fn as_driver_vma<T: VmOperations>(
+    pub fn as_driver_vma<T: VmOperations, K: VmaKind>(
         &self,
-        ops: &'static VmOpsTable<T>,
+        ops: &'static VmOpsTable<T, K>,
         data: &T,
-    ) -> Option<&DriverVma<T>> {
+    ) -> Option<&DriverVma<T, K>> {
         self.as_driver_vma_by_ptr(ops, data)
     }
 
@@ -1310,11 +1497,11 @@ impl VmAreaRef {
     /// assert!(vma.as_driver_vma_by_ptr(&OPS, owner.wrapping_add(1)).is_none());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn as_driver_vma_by_ptr<T: VmOperations>(
+    pub fn as_driver_vma_by_ptr<T: VmOperations, K: VmaKind>(
         &self,
-        ops: &'static VmOpsTable<T>,
+        ops: &'static VmOpsTable<T, K>,
         data: *const T,
-    ) -> Option<&DriverVma<T>> {
+    ) -> Option<&DriverVma<T, K>> {
         let vma = self.as_ptr();
         // SAFETY: `VmAreaRef` means the mmap read lock or the VMA's lock is held, and `mm_users`
         // is non-zero. `vm_ops` and `vm_private_data` are written before the VMA is shared
@@ -1325,8 +1512,14 @@ impl VmAreaRef {
         if vm_ops != ops.as_raw() || !core::ptr::eq(private.cast_const().cast::<T>(), data) {
             return None;
         }
-        // SAFETY: The VMA's `vm_ops` are `ops`, a table of `T`, which only `set_vm_ops` installs,
-        // in the driver's own `f_op->mmap`, together with `VM_MIXEDMAP`.
+        // The table's address says the kind already (each table is a `static` of its own), and
+        // so does the kind's flag, which `set_vm_ops` set: check that too, rather than rely on
+        // two tables never sharing an address.
+        if self.flags() & K::FLAG == 0 {
+            return None;
+        }
+        // SAFETY: The VMA's `vm_ops` are `ops`, a table of `T` and `K`, which only `set_vm_ops`
+        // installs, in the driver's own `f_op->mmap`, together with the flags of `K`.
         Some(unsafe { DriverVma::from_vma(self) })
     }
 
@@ -1393,13 +1586,14 @@ impl VmAreaRef {
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    pub fn as_driver_vma_by_field<T, F>(
+    pub fn as_driver_vma_by_field<T, F, K>(
         &self,
-        ops: &'static VmOpsTable<T>,
+        ops: &'static VmOpsTable<T, K>,
         field: *const F,
-    ) -> Option<&DriverVma<T>>
+    ) -> Option<&DriverVma<T, K>>
     where
         T: VmOperations + HasVmField<F>,
+        K: VmaKind,
     {
         // The address the `T` would have if `field` were its field (`HasVmField`'s contract):
         // `wrapping_byte_sub` needs `field` to point nowhere in particular, and the result is
@@ -1473,27 +1667,31 @@ pub use impl_has_vm_field;
 /// A VMA that the driver set up with [`VmAreaNew::set_vm_ops`] and its data `T`, under a lock that
 /// keeps it from changing (the mmap read lock or the VMA's lock).
 ///
-/// Through [`VmAreaMixedMap`] it offers [`vm_insert_page`](VmAreaMixedMap::vm_insert_page) (under
+/// It derefs to the VMA type of its kind `K`. For [`MixedMap`], the default, that is
+/// [`VmAreaMixedMap`], which offers [`vm_insert_page`](VmAreaMixedMap::vm_insert_page) (under
 /// a read lock too, because `set_vm_ops` set `VM_MIXEDMAP`) and
 /// [`zap_page_range_single`](VmAreaMixedMap::zap_page_range_single): the VMA is the driver's own.
+/// For [`PfnMap`], it is [`VmAreaPfnMap`](super::pfnmap::VmAreaPfnMap).
+///
+/// [`PfnMap`]: super::pfnmap::PfnMap
 ///
 /// # Invariants
 ///
-/// The VMA's `vm_ops` are a [`VmOpsTable<T>`], so its private data is an `Arc<T>`, and
-/// `VM_MIXEDMAP` is set: [`VmAreaNew::set_vm_ops`] did both in the driver's own `f_op->mmap`.
+/// The VMA's `vm_ops` are a [`VmOpsTable<T, K>`], so its private data is an `Arc<T>`, and the
+/// flags of `K` are set: [`VmAreaNew::set_vm_ops`] did both in the driver's own `f_op->mmap`.
 #[repr(transparent)]
-pub struct DriverVma<T: VmOperations> {
+pub struct DriverVma<T: VmOperations, K: VmaKind = MixedMap> {
     vma: VmAreaRef,
-    _t: PhantomData<T>,
+    _t: PhantomData<(T, K)>,
 }
 
-impl<T: VmOperations> DriverVma<T> {
+impl<T: VmOperations, K: VmaKind> DriverVma<T, K> {
     /// Views `vma` as a driver VMA.
     ///
     /// # Safety
     ///
-    /// The VMA's `vm_ops` are a [`VmOpsTable<T>`] that [`VmAreaNew::set_vm_ops`] installed, with
-    /// `VM_MIXEDMAP`, in the driver's own `f_op->mmap`.
+    /// The VMA's `vm_ops` are a [`VmOpsTable<T, K>`] that [`VmAreaNew::set_vm_ops`] installed,
+    /// with the flags of `K`, in the driver's own `f_op->mmap`.
     unsafe fn from_vma(vma: &VmAreaRef) -> &Self {
         // INVARIANT: the caller guarantees the invariants beyond those of `VmAreaRef`, which
         // `&VmAreaRef` proves.
@@ -1503,20 +1701,19 @@ impl<T: VmOperations> DriverVma<T> {
 
     /// The driver's data of this VMA.
     pub fn data(&self) -> ArcBorrow<'_, T> {
-        // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T>`, and the VMA
+        // SAFETY: By the type invariants the VMA's `vm_ops` are a `VmOpsTable<T, K>`, and the VMA
         // (which holds a reference on the data) outlives `&self`.
         unsafe { vma_data::<T>(self.vma.as_ptr()) }
     }
 }
 
-impl<T: VmOperations> Deref for DriverVma<T> {
-    type Target = VmAreaMixedMap;
+impl<T: VmOperations, K: VmaKind> Deref for DriverVma<T, K> {
+    type Target = K::Vma;
 
-    fn deref(&self) -> &VmAreaMixedMap {
-        // SAFETY: By the type invariants `VM_MIXEDMAP` is set and the VMA was set up by the
-        // driver's own `f_op->mmap` for its data `T` (`set_vm_ops` is the only way to install a
-        // `VmOpsTable<T>`), and the lock behind `&VmAreaRef` is held for the lifetime of `&self`.
-        unsafe { VmAreaMixedMap::from_raw(self.vma.as_ptr()) }
+    fn deref(&self) -> &K::Vma {
+        // SAFETY: By the type invariants `set_vm_ops` made the VMA a driver VMA of `K` in the
+        // driver's own `f_op->mmap`, for its data `T`.
+        unsafe { K::vma(&self.vma) }
     }
 }
 
