@@ -102,4 +102,41 @@ struct rust_mm_sample_stats {
 /* Reads the counters. */
 #define RUST_MM_SAMPLE_STATS _IOR('|', 0x84, struct rust_mm_sample_stats)
 
+/* /dev/rust-mm-pfn. */
+#define RUST_MM_PFN_PAGES 4
+#define RUST_MM_PFN_ON_FAULT_PGOFF 1024
+#define RUST_MM_PFN_WC_PGOFF 2048
+#define RUST_MM_PFN_FILL(index) ((__u8)(0x40 + (index)))
+
+/* Argument of RUST_MM_PFN_FILL_PAGE. */
+struct rust_mm_pfn_fill {
+	__u32 index;	/* page index in the buffer */
+	__u32 fill;	/* every byte of the page becomes (__u8)fill */
+};
+
+/* Counters of the PFN driver since it was loaded. */
+struct rust_mm_pfn_stats {
+	__u64 buffers;		/* buffers that exist */
+	__u64 allocated;	/* buffers allocated */
+	__u64 freed;		/* buffers freed */
+	__u64 mappings;		/* mappings of buffers that exist, copies included */
+	__u64 faulted;		/* faults that mapped a page */
+	__u64 files;		/* open files, and closed ones a buffer still keeps */
+};
+
+/*
+ * Rewrites a page of the file's buffer. Errors: EINVAL (no buffer, or index
+ * out of range).
+ */
+#define RUST_MM_PFN_FILL_PAGE _IOW('|', 0x91, struct rust_mm_pfn_fill)
+/*
+ * Unmaps the page at the address (the argument itself) of the caller's
+ * mapping of this file's buffer. Errors: EINVAL (not page-aligned), ENXIO (no
+ * buffer, or the VMA there is not a mapping of this file's buffer: nothing is
+ * changed).
+ */
+#define RUST_MM_PFN_ZAP _IO('|', 0x92)
+/* Reads the counters. */
+#define RUST_MM_PFN_STATS _IOR('|', 0x93, struct rust_mm_pfn_stats)
+
 #endif /* _UAPI_RUST_MM_SAMPLE_H */

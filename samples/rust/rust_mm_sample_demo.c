@@ -3,7 +3,9 @@
  * A narrated tour of /dev/rust-mm-sample (samples/rust/rust_mm_sample.rs):
  * map the device, insert and zap pages, let the shrinker reclaim them, and
  * check that the driver leaves alone memory that is no longer its mapping;
- * then map it fault-driven, where the first touch of a page fills it.
+ * then map it fault-driven, where the first touch of a page fills it; and
+ * map /dev/rust-mm-pfn, the PFN mode, where every mapping shows one buffer of
+ * the driver, write-combining if asked.
  *
  * Exits 0 only if every step behaved as expected.
  */
@@ -24,6 +26,7 @@
 #include "rust_mm_sample.h"
 
 #define DEV_PATH	"/dev/rust-mm-sample"
+#define PFN_PATH	"/dev/rust-mm-pfn"
 #define NPAGES		4
 #define ANON_BYTE	0x5a
 
@@ -142,6 +145,56 @@ static void run_shrinkers(void)
 	if (fd < 0 || write(fd, "2\n", 2) != 2)
 		fail("writing /proc/sys/vm/drop_caches: %s (needs root)",
 		     strerror(errno));
+	close(fd);
+}
+
+/*
+ * The PFN mode: two mappings of one buffer of the driver, write-combining,
+ * one mapped by mmap and one by faults; the driver's write shows in both, and
+ * a cached mapping is refused while the buffer lives.
+ */
+static void pfn_step(void)
+{
+	struct rust_mm_pfn_fill arg = { .index = 1, .fill = 'P' };
+	struct rust_mm_pfn_stats st;
+	size_t len = RUST_MM_PFN_PAGES * psz;
+	unsigned char byte;
+	char *eager, *lazy;
+	int fd, err;
+
+	printf("step 7: the PFN mode: map %s twice, write-combining\n", PFN_PATH);
+	fd = open(PFN_PATH, O_RDWR);
+	if (fd < 0)
+		fail("open %s: %s (is the rust_mm_pfn_sample module loaded?)", PFN_PATH,
+		     strerror(errno));
+	eager = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)RUST_MM_PFN_WC_PGOFF * psz);
+	lazy = mmap(NULL, len, PROT_READ, MAP_SHARED, fd,
+		    (off_t)(RUST_MM_PFN_WC_PGOFF + RUST_MM_PFN_ON_FAULT_PGOFF) * psz);
+	if (eager == MAP_FAILED || lazy == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	if (touch(lazy + 3 * psz, &byte) || byte != RUST_MM_PFN_FILL(3) ||
+	    !page_is((unsigned char *)eager + 3 * psz, RUST_MM_PFN_FILL(3)))
+		fail("page 3 does not read 0x%02x in both mappings", RUST_MM_PFN_FILL(3));
+	printf("  both show the driver's buffer: page 3 reads 0x%02x, mapped by mmap in one\n"
+	       "  and by the fault handler in the other\n", byte);
+	if (ioctl(fd, RUST_MM_PFN_FILL_PAGE, &arg))
+		fail("FILL_PAGE: %s", errname(errno));
+	if (!page_is((unsigned char *)eager + psz, 'P') ||
+	    !page_is((unsigned char *)lazy + psz, 'P'))
+		fail("the driver's write to page 1 does not show in both mappings");
+	printf("  the driver rewrites page 1 with 'P': both mappings read 'P', one memory\n");
+	err = mmap(NULL, psz, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED ? errno : 0;
+	if (err != EBUSY)
+		fail("a cached mapping of the WC buffer gave %s, not EBUSY", errname(err));
+	printf("  a cached mapping of the same buffer is refused with EBUSY\n");
+	munmap(eager, len);
+	munmap(lazy, len);
+	if (ioctl(fd, RUST_MM_PFN_STATS, &st))
+		fail("STATS: %s", errname(errno));
+	if (st.buffers)
+		fail("%llu buffers left after munmap", (unsigned long long)st.buffers);
+	printf("  unmapped: the driver freed the buffer (allocated=%llu freed=%llu)\n",
+	       (unsigned long long)st.allocated, (unsigned long long)st.freed);
 	close(fd);
 }
 
@@ -275,6 +328,7 @@ int main(void)
 	munmap(map, len);
 	close(fd);
 
+	pfn_step();
 	printf("demo: all steps behaved as expected\n");
 	return 0;
 }

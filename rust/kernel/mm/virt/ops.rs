@@ -861,13 +861,15 @@ pub struct VmFault<'a, T: VmOperations, K: VmaKind = MixedMap> {
 
 /// Proof that a page is mapped at the faulting address of the fault `'a`: only
 /// [`VmFault::insert_page`] (or, in a PFN mapping, [`VmFault::insert_pfn`]) makes one, at most
-/// one per fault (it takes the [`VmFault`]), and it
-/// answers only that fault (`'a` is that call of [`VmOperations::fault`], and cannot be
-/// stretched or shortened). Answering "mapped" with nothing mapped would make the access fault
-/// again, forever.
+/// one per fault (it takes the [`VmFault`]), and it answers only that fault (`'a` is that call
+/// of [`VmOperations::fault`] or [`PfnMapOperations::pfn_fault`], and cannot be stretched or
+/// shortened). Answering "mapped" with nothing mapped would make the access fault again,
+/// forever.
+///
+/// [`PfnMapOperations::pfn_fault`]: super::PfnMapOperations::pfn_fault
 pub struct VmFaultMapped<'a>(PhantomData<fn(&'a ()) -> &'a ()>);
 
-impl VmFaultMapped<'_> {
+impl<'a> VmFaultMapped<'a> {
     /// The proof, for the fault handlers of both kinds.
     ///
     /// # Safety

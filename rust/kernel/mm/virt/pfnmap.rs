@@ -832,8 +832,9 @@ impl VmAreaNew {
         let vma = self.set_vm_ops(ops, data)?;
         // SAFETY: `set_vm_ops` just made this VMA a PFN mapping of `T`, whose data owns the
         // buffer that `pfn` is a page of, with `npages` pages of it from `pfn` on (checked
-        // above); the VMA holds the data until it is closed. The VMA is still being set up.
-        unsafe { remap_pfns(self.as_ptr(), pfn) }?;
+        // above), in the buffer's cache mode, which `set_vm_ops` put in the VMA's page
+        // protection; the VMA holds the data until it is closed.
+        unsafe { remap_pfns(self, pfn) }?;
         Ok(vma)
     }
 }
@@ -845,22 +846,22 @@ impl VmAreaNew {
 ///
 /// # Safety
 ///
-/// `vma` is a VMA being set up by `f_op->mmap` on this thread, that `set_vm_ops` made a PFN
-/// mapping, and the page frames from `pfn` on, as many as the VMA has pages, belong to memory
-/// that its data owns, with the memory type of the VMA's page protection.
+/// `set_vm_ops` made `vma` a PFN mapping, and the page frames from `pfn` on, as many as the VMA
+/// has pages, belong to memory that its data owns, with the memory type of the VMA's page
+/// protection.
 #[inline(never)]
-unsafe fn remap_pfns(vma: *mut bindings::vm_area_struct, pfn: usize) -> Result {
-    // SAFETY: The VMA is valid, and nobody else reaches it (it is being set up).
-    let (start, end, prot) = unsafe {
-        let bounds = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
-        (bounds.vm_start, bounds.vm_end, (*vma).vm_page_prot)
-    };
-    // SAFETY: The mmap write lock is held and the VMA is not shared yet, so the flags may be
-    // written (`remap_pfn_range_notrack` sets the ones `set_vm_ops` set already). It is not a
-    // copy-on-write mapping (`set_vm_ops` refused it), so `vm_pgoff` stays. The range is the
-    // whole, page-aligned VMA. The caller guarantees that the page frames are memory of the
-    // VMA's data with the memory type of `prot`: that is the validation of the caching bits
-    // that `remap_pfn_range_notrack` leaves to its caller, instead of reserving a memory type
-    // and setting `VM_PAT`. On failure, it zaps what it mapped.
-    to_result(unsafe { bindings::remap_pfn_range_notrack(vma, start, pfn, end - start, prot) })
+unsafe fn remap_pfns(vma: &VmAreaNew, pfn: usize) -> Result {
+    let (start, end) = (vma.start(), vma.end());
+    let vma = vma.as_ptr();
+    // SAFETY: `VmAreaNew`: the VMA is being set up by `f_op->mmap` on this thread, with the mmap
+    // write lock held, and nobody else reaches it, so its page protection may be read and its
+    // flags written (`remap_pfn_range_notrack` sets the ones `set_vm_ops` set already). It is
+    // not a copy-on-write mapping (`set_vm_ops` refused it), so `vm_pgoff` stays. The range is
+    // the whole, page-aligned VMA. The caller guarantees that the page frames are memory of the
+    // VMA's data with the memory type of the page protection: that is the validation of the
+    // caching bits that `remap_pfn_range_notrack` leaves to its caller, instead of reserving a
+    // memory type and setting `VM_PAT`. On failure, it zaps what it mapped.
+    to_result(unsafe {
+        bindings::remap_pfn_range_notrack(vma, start, pfn, end - start, (*vma).vm_page_prot)
+    })
 }
